@@ -191,20 +191,22 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, ok := parseUint(v); ok {
-		// Cap absurd values instead of overflowing time.Duration.
-		const maxSecs = int64(7 * 24 * time.Hour / time.Second)
-		if secs > maxSecs {
-			secs = maxSecs
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
 		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0
 }
+
+// maxRetryAfter caps a server's Retry-After: beyond a day the hint is more likely a
+// misconfiguration than a plan, and a requeue that far out would look like a hang.
+const maxRetryAfter = 24 * time.Hour
 
 func parseUint(s string) (int64, bool) {
 	if s == "" {

@@ -1,0 +1,209 @@
+/*
+Copyright 2026 The tableau-webhook-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package tableau
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Pool shares one Client, and so one Tableau session, per credential (DESIGN 2.1, 3.1).
+//
+// Clients are keyed by server and credential identity. A personal access token holds one
+// session, so the same PAT on the same server may serve only one site: a second site gets
+// ErrCredentialsInUse instead of the two evicting each other's session forever. Username/
+// password sign-ins may hold several sessions, so they are keyed per site as well.
+//
+// Owners (opaque strings such as a TableauSite's "namespace/name") claim clients; an owner
+// that calls Get again with a changed config moves its claim, and a client is signed out
+// when its last owner releases it. Pool is safe for concurrent use.
+type Pool struct {
+	mu      sync.Mutex
+	closed  bool
+	entries map[string]*poolEntry // by session key
+	owners  map[string]*poolEntry // owner -> the entry it claims
+}
+
+type poolEntry struct {
+	key      string
+	server   string
+	site     string
+	identity string
+	secretFP string
+	settings string
+	client   *Client
+	owners   map[string]struct{}
+}
+
+// NewPool returns an empty pool.
+func NewPool() *Pool {
+	return &Pool{entries: map[string]*poolEntry{}, owners: map[string]*poolEntry{}}
+}
+
+// Get returns the shared Client for cfg's server, site and credentials on behalf of owner,
+// creating it if needed (no network call). It fails with ErrCredentialsInUse when the PAT
+// is already used for another site of the server, or by another owner with different
+// connection settings (API version, rate limits, timeout, HTTPClientKey). When the secret
+// for an identity changed (rotation) the old client is signed out and closed and a new one
+// takes its place for every owner.
+func (p *Pool) Get(ctx context.Context, owner string, cfg Config) (*Client, error) {
+	server, err := normalizeServerURL(cfg.ServerURL)
+	if err != nil {
+		return nil, fmt.Errorf("tableau: %w", err)
+	}
+	if err := cfg.Credentials.validate(); err != nil {
+		return nil, fmt.Errorf("tableau: %w", err)
+	}
+	client, dropped, err := p.get(owner, server, cfg)
+	// Sign out outside the lock: it is a network call and must not stall every other Get.
+	// Old sessions end before the caller can sign in with the new client, so a rotated PAT
+	// never has two sessions racing.
+	closeClients(ctx, dropped)
+	return client, err
+}
+
+func (p *Pool) get(owner, server string, cfg Config) (*Client, []*Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, nil, ErrPoolClosed
+	}
+	identity := cfg.Credentials.Identity()
+	key := server + "\x00" + identity
+	if !cfg.Credentials.isPAT() {
+		key += "\x00" + cfg.Site
+	}
+	fp := cfg.Credentials.fingerprint()
+	settings := settingsKey(cfg)
+
+	var dropped []*Client
+	// The owner's previous claim goes whenever it now wants something else, even if this
+	// Get fails: it no longer uses that client.
+	if prev := p.owners[owner]; prev != nil && (prev.key != key || prev.site != cfg.Site || prev.settings != settings) {
+		dropped = append(dropped, p.unclaim(owner, prev)...)
+	}
+
+	e := p.entries[key]
+	if e != nil {
+		_, mine := e.owners[owner]
+		others := len(e.owners)
+		if mine {
+			others--
+		}
+		switch {
+		case e.site != cfg.Site && others > 0:
+			return nil, dropped, fmt.Errorf("%w: %s on %s already serves site %q (for %s); a personal access token holds one session, so use a separate token per site",
+				ErrCredentialsInUse, identity, server, e.site, ownerList(e.owners, owner))
+		case e.settings != settings && e.secretFP == fp && others > 0:
+			return nil, dropped, fmt.Errorf("%w: %s on %s is already used by %s with different connection settings",
+				ErrCredentialsInUse, identity, server, ownerList(e.owners, owner))
+		case e.site != cfg.Site || e.settings != settings || e.secretFP != fp:
+			// Rotated secret, or the only owner changed its config: replace the client and
+			// keep the claims, so that Release still ends the new session.
+			c, err := NewClient(cfg)
+			if err != nil {
+				return nil, dropped, err
+			}
+			c.log.V(1).Info("Replacing the shared Tableau client", "rotated", e.secretFP != fp)
+			dropped = append(dropped, e.client)
+			e.client, e.site, e.secretFP, e.settings = c, cfg.Site, fp, settings
+		}
+	} else {
+		c, err := NewClient(cfg)
+		if err != nil {
+			return nil, dropped, err
+		}
+		e = &poolEntry{key: key, server: server, site: cfg.Site, identity: identity, secretFP: fp, settings: settings, client: c, owners: map[string]struct{}{}}
+		p.entries[key] = e
+	}
+	e.owners[owner] = struct{}{}
+	p.owners[owner] = e
+	return e.client, dropped, nil
+}
+
+// unclaim drops owner's claim on e and returns e's client if nobody claims it any more.
+func (p *Pool) unclaim(owner string, e *poolEntry) []*Client {
+	delete(e.owners, owner)
+	delete(p.owners, owner)
+	if len(e.owners) == 0 && p.entries[e.key] == e {
+		delete(p.entries, e.key)
+		return []*Client{e.client}
+	}
+	return nil
+}
+
+// Release drops owner's claim; the client is signed out when no owner remains.
+func (p *Pool) Release(ctx context.Context, owner string) {
+	p.mu.Lock()
+	var dropped []*Client
+	if e := p.owners[owner]; e != nil {
+		dropped = p.unclaim(owner, e)
+	}
+	p.mu.Unlock()
+	closeClients(ctx, dropped)
+}
+
+// Close signs every session out, concurrently, and refuses later Gets (manager shutdown).
+func (p *Pool) Close(ctx context.Context) {
+	p.mu.Lock()
+	p.closed = true
+	clients := make([]*Client, 0, len(p.entries))
+	for _, e := range p.entries {
+		clients = append(clients, e.client)
+	}
+	p.entries = map[string]*poolEntry{}
+	p.owners = map[string]*poolEntry{}
+	p.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() { closeClients(ctx, []*Client{c}) })
+	}
+	wg.Wait()
+}
+
+// closeClients signs clients out; a failure is only logged, because the session expires on
+// its own and the caller has nothing better to do.
+func closeClients(ctx context.Context, clients []*Client) {
+	for _, c := range clients {
+		if err := c.Close(ctx); err != nil {
+			c.log.Error(err, "Signing out of Tableau failed; the session will expire on its own")
+		}
+	}
+}
+
+// settingsKey is what, besides server, site and credentials, makes two configs need
+// different clients. HTTPClient is compared through HTTPClientKey, not by pointer.
+func settingsKey(cfg Config) string {
+	cfg = cfg.withDefaults()
+	return fmt.Sprintf("v=%s qps=%g burst=%d timeout=%s http=%s", cfg.APIVersion, cfg.QPS, cfg.Burst, cfg.Timeout, cfg.HTTPClientKey)
+}
+
+// ownerList names the owners other than self, for error messages users act on.
+func ownerList(owners map[string]struct{}, self string) string {
+	names := make([]string, 0, len(owners))
+	for o := range owners {
+		if o != self {
+			names = append(names, o)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
