@@ -1,0 +1,56 @@
+package controllers
+
+import (
+	"context"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
+)
+
+// Field indexes that let watches and reconcilers find related objects without listing all.
+const (
+	// indexWebhookSite indexes TableauWebhooks by "<namespace>/<name>" of their TableauSite.
+	indexWebhookSite = "tableau.webhook-operator.dev/site"
+	// indexWebhookName indexes TableauWebhooks by site and Tableau name, to find name conflicts.
+	indexWebhookName = "tableau.webhook-operator.dev/name"
+	// indexWebhookSecret indexes TableauWebhooks by the Secret of destination.urlFrom.
+	indexWebhookSecret = "tableau.webhook-operator.dev/secret"
+	// indexSiteSecret indexes TableauSites by the Secrets they read.
+	indexSiteSecret = "tableau.webhook-operator.dev/secret"
+)
+
+func siteKeyOf(wh *tableauv1.TableauWebhook) string {
+	return wh.SiteNamespace() + "/" + wh.Spec.SiteRef.Name
+}
+
+func webhookNameKey(wh *tableauv1.TableauWebhook) string {
+	return siteKeyOf(wh) + "\x00" + wh.TableauName()
+}
+
+// setupIndexes registers the field indexes with the manager's cache.
+func setupIndexes(ctx context.Context, mgr manager.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookSite, func(o client.Object) []string {
+		return []string{siteKeyOf(o.(*tableauv1.TableauWebhook))}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookName, func(o client.Object) []string {
+		return []string{webhookNameKey(o.(*tableauv1.TableauWebhook))}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookSecret, func(o client.Object) []string {
+		if f := o.(*tableauv1.TableauWebhook).Spec.Destination.URLFrom; f != nil {
+			return []string{f.SecretKeyRef.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &tableauv1.TableauSite{}, indexSiteSecret, func(o client.Object) []string {
+		return siteSecretNames(o.(*tableauv1.TableauSite))
+	})
+}

@@ -1,0 +1,57 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// secretValues reads Secret data for destination URLs. Secrets are watched by metadata
+// only, to keep the manager's memory independent of the cluster's Secrets; the data of a
+// referenced Secret is read from the API server once per resourceVersion and kept.
+type secretValues struct {
+	cache     client.Reader // metadata informer
+	apiReader client.Reader
+
+	mu   sync.Mutex
+	data map[types.NamespacedName]secretData
+}
+
+type secretData struct {
+	resourceVersion string
+	data            map[string][]byte
+}
+
+func newSecretValues(cache, apiReader client.Reader) *secretValues {
+	return &secretValues{cache: cache, apiReader: apiReader, data: map[types.NamespacedName]secretData{}}
+}
+
+// get returns the Secret's data; a NotFound error when it does not exist.
+func (s *secretValues) get(ctx context.Context, key types.NamespacedName) (map[string][]byte, error) {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := s.cache.Get(ctx, key, m); err != nil {
+		s.mu.Lock()
+		delete(s.data, key)
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.mu.Lock()
+	d, ok := s.data[key]
+	s.mu.Unlock()
+	if ok && d.resourceVersion == m.ResourceVersion {
+		return d.data, nil
+	}
+	secret := &corev1.Secret{}
+	if err := s.apiReader.Get(ctx, key, secret); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.data[key] = secretData{resourceVersion: secret.ResourceVersion, data: secret.Data}
+	s.mu.Unlock()
+	return secret.Data, nil
+}

@@ -1,0 +1,369 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/controllers"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau/tableautest"
+)
+
+var (
+	restConfig *rest.Config
+	scheme     = runtime.NewScheme()
+	k8s        client.Client
+	nsCounter  atomic.Int64
+	// logSink receives every log line of every manager started by the tests, so that a test
+	// can assert that no secret was logged.
+	logSink = &capturedLog{}
+)
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(tableauv1.AddToScheme(scheme))
+}
+
+func TestMain(m *testing.M) {
+	logf.SetLogger(funcr.New(logSink.write, funcr.Options{Verbosity: 10}))
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		env.BinaryAssetsDirectory = filepath.Join("..", "bin", "k8s")
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting the local control plane (run `make controlplane` first): %v\n", err)
+		os.Exit(1)
+	}
+	restConfig = cfg
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+// capturedLog keeps every log line for the secret-leak assertions.
+type capturedLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *capturedLog) write(prefix, args string) {
+	c.mu.Lock()
+	c.lines = append(c.lines, prefix+" "+args)
+	c.mu.Unlock()
+}
+
+func (c *capturedLog) all() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.lines, "\n")
+}
+
+// testEnv is one test's world: namespaces, a Tableau simulator, and a running manager that
+// watches only those namespaces.
+type testEnv struct {
+	t    *testing.T
+	ctx  context.Context
+	ns   string
+	sim  *tableautest.Server
+	opts controllers.Options
+}
+
+// envOption adjusts a test environment before the manager starts.
+type envOption func(*envConfig)
+
+type envConfig struct {
+	opts       controllers.Options
+	simOptions []tableautest.Option
+	extraNS    []string
+	noManager  bool
+}
+
+func withResync(d time.Duration) envOption {
+	return func(c *envConfig) { c.opts.ResyncPeriod = d }
+}
+
+func withSim(opts ...tableautest.Option) envOption {
+	return func(c *envConfig) { c.simOptions = append(c.simOptions, opts...) }
+}
+
+func withExtraNamespaces(names ...string) envOption {
+	return func(c *envConfig) { c.extraNS = append(c.extraNS, names...) }
+}
+
+const (
+	patName   = "operator-pat"
+	patSecret = "pat-secret-value-7f3a9c"
+	siteName  = "marketing"
+)
+
+// newEnv starts a simulator with one site and PAT, creates a namespace, and runs a manager.
+func newEnv(t *testing.T, options ...envOption) *testEnv {
+	t.Helper()
+	cfg := envConfig{opts: controllers.Options{
+		ResyncPeriod:            time.Minute,
+		TableauQPS:              200,
+		TableauBurst:            200,
+		TableauTimeout:          5 * time.Second,
+		MaxConcurrentReconciles: 4,
+	}}
+	for _, o := range options {
+		o(&cfg)
+	}
+	sim := tableautest.NewServer(append([]tableautest.Option{
+		tableautest.WithSite(siteName), tableautest.WithPAT(patName, patSecret),
+	}, cfg.simOptions...)...)
+	t.Cleanup(sim.Close)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &testEnv{t: t, ctx: ctx, sim: sim, opts: cfg.opts}
+	e.ns = e.createNamespace(fmt.Sprintf("t%d", nsCounter.Add(1)), nil)
+	namespaces := map[string]cache.Config{e.ns: {}}
+	for _, n := range cfg.extraNS {
+		namespaces[n] = cache.Config{}
+	}
+	if !cfg.noManager {
+		mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+			Scheme:                 scheme,
+			Metrics:                metricsserver.Options{BindAddress: "0"},
+			HealthProbeBindAddress: "0",
+			Cache:                  cache.Options{DefaultNamespaces: namespaces},
+			Logger:                 logf.Log.WithName(t.Name()),
+			// Every test runs its own manager, with controllers of the same names.
+			Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := controllers.Setup(ctx, mgr, cfg.opts); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := mgr.Start(ctx); err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		}()
+		t.Cleanup(func() { cancel(); <-done })
+	} else {
+		t.Cleanup(cancel)
+	}
+	return e
+}
+
+func (e *testEnv) createNamespace(name string, labels map[string]string) string {
+	e.t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		e.t.Fatal(err)
+	}
+	return name
+}
+
+// create creates obj, failing the test on error.
+func (e *testEnv) create(obj client.Object) {
+	e.t.Helper()
+	if err := k8s.Create(e.ctx, obj); err != nil {
+		e.t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// patSecretObj is a Secret with the simulator's PAT.
+func (e *testEnv) patSecretObj(name string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name},
+		StringData: map[string]string{"tokenName": patName, "tokenSecret": patSecret},
+	}
+}
+
+// siteObj is a TableauSite for the simulator's site using the Secret secretName.
+func (e *testEnv) siteObj(name, secretName string) *tableauv1.TableauSite {
+	return &tableauv1.TableauSite{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name},
+		Spec: tableauv1.TableauSiteSpec{
+			ServerURL: e.sim.URL,
+			Site:      siteName,
+			Credentials: tableauv1.TableauCredentials{
+				PersonalAccessToken: &tableauv1.SecretCredentials{SecretRef: tableauv1.LocalSecretReference{Name: secretName}},
+			},
+		},
+	}
+}
+
+// readySite creates a PAT Secret and a TableauSite and waits until it is Ready.
+func (e *testEnv) readySite(name string) *tableauv1.TableauSite {
+	e.t.Helper()
+	e.create(e.patSecretObj(name + "-pat"))
+	site := e.siteObj(name, name+"-pat")
+	e.create(site)
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonConnected)
+	return site
+}
+
+// webhookObj is a TableauWebhook on the site for event with a fixed URL.
+func (e *testEnv) webhookObj(name, site, event, url string) *tableauv1.TableauWebhook {
+	return &tableauv1.TableauWebhook{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name},
+		Spec: tableauv1.TableauWebhookSpec{
+			SiteRef:     tableauv1.SiteReference{Name: site},
+			Event:       event,
+			Destination: tableauv1.Destination{URL: url},
+		},
+	}
+}
+
+// eventually polls f until it returns nil or the deadline passes.
+func eventually(t *testing.T, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		if err = f(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const waitTimeout = 20 * time.Second
+
+// waitCondition waits until obj (re-read from the API server) has the condition.
+func (e *testEnv) waitCondition(obj client.Object, typ string, status metav1.ConditionStatus, reason string) {
+	e.t.Helper()
+	eventually(e.t, waitTimeout, func() error {
+		if err := k8s.Get(e.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		c := apimeta.FindStatusCondition(conditionsOf(obj), typ)
+		if c == nil {
+			return fmt.Errorf("%s has no %s condition yet", obj.GetName(), typ)
+		}
+		if c.Status != status || (reason != "" && c.Reason != reason) {
+			return fmt.Errorf("%s: %s=%s reason %s (%s), want %s/%s", obj.GetName(), typ, c.Status, c.Reason, c.Message, status, reason)
+		}
+		if c.ObservedGeneration != obj.GetGeneration() {
+			return fmt.Errorf("%s: condition is for generation %d, object is at %d", obj.GetName(), c.ObservedGeneration, obj.GetGeneration())
+		}
+		return nil
+	})
+}
+
+func conditionsOf(obj client.Object) []metav1.Condition {
+	switch o := obj.(type) {
+	case *tableauv1.TableauWebhook:
+		return o.Status.Conditions
+	case *tableauv1.TableauSite:
+		return o.Status.Conditions
+	}
+	return nil
+}
+
+// events returns the Events recorded for the object, oldest first.
+func (e *testEnv) events(obj client.Object) []eventsv1.Event {
+	e.t.Helper()
+	var list eventsv1.EventList
+	if err := k8s.List(e.ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		e.t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, ev := range list.Items {
+		if ev.Regarding.Name == obj.GetName() && ev.Regarding.Kind == kindOf(obj) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *tableauv1.TableauWebhook:
+		return "TableauWebhook"
+	case *tableauv1.TableauSite:
+		return "TableauSite"
+	}
+	return ""
+}
+
+// waitEvent waits for an Event with the reason regarding obj, and returns its note.
+func (e *testEnv) waitEvent(obj client.Object, reason string) string {
+	e.t.Helper()
+	var note string
+	eventually(e.t, waitTimeout, func() error {
+		for _, ev := range e.events(obj) {
+			if ev.Reason == reason {
+				note = ev.Note
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s event for %s yet", reason, obj.GetName())
+	})
+	return note
+}
+
+// simWebhooks returns the simulator's webhooks on the test site.
+func (e *testEnv) simWebhooks() []tableautest.Webhook {
+	return e.sim.Webhooks(siteName)
+}
+
+// waitGone waits until obj no longer exists in the API server.
+func (e *testEnv) waitGone(obj client.Object) {
+	e.t.Helper()
+	eventually(e.t, waitTimeout, func() error {
+		err := k8s.Get(e.ctx, client.ObjectKeyFromObject(obj), obj)
+		if err == nil {
+			return fmt.Errorf("%s still exists (finalizers %v)", obj.GetName(), obj.GetFinalizers())
+		}
+		return client.IgnoreNotFound(err)
+	})
+}
+
+// update applies mutate to a fresh copy of obj and writes it, retrying on conflicts.
+func (e *testEnv) update(obj client.Object, mutate func()) {
+	e.t.Helper()
+	eventually(e.t, waitTimeout, func() error {
+		if err := k8s.Get(e.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate()
+		return k8s.Update(e.ctx, obj)
+	})
+}

@@ -1,0 +1,214 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
+)
+
+// Finalizer that keeps a TableauSite while TableauWebhooks still need it for their cleanup.
+const siteFinalizer = "tableau.webhook-operator.dev/site-in-use"
+
+// Event reasons of TableauSites.
+const (
+	eventInsecureServerURL = "InsecureServerURL"
+	eventConnected         = "Connected"
+)
+
+// terminalSiteReasons are the Ready reasons that retrying cannot fix without a change.
+var terminalSiteReasons = map[string]bool{
+	tableauv1.ReasonAuthenticationFailed: true,
+	tableauv1.ReasonUnsupportedVersion:   true,
+	tableauv1.ReasonCredentialsInUse:     true,
+	tableauv1.ReasonInvalidSpec:          true,
+}
+
+// TableauSiteReconciler connects to Tableau sites, reports their state, and lists each site's
+// webhooks once per resync period for the drift checks of its TableauWebhooks
+// (DESIGN.md section 3.3).
+type TableauSiteReconciler struct {
+	client.Client
+	Recorder recorder.EventRecorder
+	Options  Options
+
+	conns *connections
+}
+
+// Reconcile signs in to one TableauSite's site and records what it found.
+func (r *TableauSiteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	site := &tableauv1.TableauSite{}
+	if err := r.Get(ctx, req.NamespacedName, site); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	attached, err := r.attachedWebhooks(ctx, site)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !site.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, site, attached)
+	}
+	if err := r.ensureFinalizer(ctx, site, len(attached) > 0); err != nil {
+		return ctrl.Result{}, err
+	}
+	before := site.DeepCopy()
+	site.Status.Webhooks = int32(len(attached))
+	res, err := r.reconcileConnection(ctx, site, attached)
+	site.Status.ObservedGeneration = site.Generation
+	if perr := r.patchStatus(ctx, before, site); perr != nil {
+		return ctrl.Result{}, errors.Join(err, perr)
+	}
+	return res, err
+}
+
+// reconcileConnection signs in, records the site's identity and versions, and refreshes the
+// site's webhook list for the drift checks.
+func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *tableauv1.TableauSite, attached []tableauv1.TableauWebhook) (ctrl.Result, error) {
+	if u, err := url.Parse(site.Spec.ServerURL); err == nil && u.Scheme == "http" && site.Status.ObservedGeneration != site.Generation {
+		r.Recorder.Eventf(site, nil, corev1.EventTypeWarning, eventInsecureServerURL, "Connect",
+			"serverURL uses http: credentials and session tokens travel in clear; use https")
+	}
+	conn, err := r.conns.current(ctx, site)
+	if err != nil {
+		return r.connectionFailed(site, err)
+	}
+	ready := readiness{status: metav1.ConditionTrue, reason: tableauv1.ReasonConnected,
+		message: fmt.Sprintf("Signed in to site %q (Tableau %s, REST API %s)", conn.session.SiteContentURL, conn.info.ProductVersion, conn.client.APIVersion())}
+	if t := site.Spec.TLS; t != nil && t.InsecureSkipVerify {
+		ready.message += "; TLS certificate verification is disabled (tls.insecureSkipVerify)"
+	}
+	if previous := apimeta.FindStatusCondition(site.Status.Conditions, tableauv1.ConditionReady); previous == nil || previous.Status != metav1.ConditionTrue {
+		r.Recorder.Eventf(site, nil, corev1.EventTypeNormal, eventConnected, "Connect", "%s", ready.message)
+	}
+	setReadiness(&site.Status.Conditions, site.Generation, ready)
+	site.Status.SiteID = conn.session.SiteID
+	site.Status.ServerVersion = conn.info.ProductVersion
+	site.Status.RESTAPIVersion = conn.client.APIVersion()
+
+	if len(attached) == 0 {
+		return ctrl.Result{RequeueAfter: r.Options.ResyncPeriod}, nil
+	}
+	period := r.listPeriod(attached)
+	// The slack makes the List of a timely resync run even if the timer fired a little early.
+	if err := conn.webhooks.refreshIfOlder(ctx, conn.client, period*9/10); err != nil {
+		r.conns.forgetIfUnauthorized(site, err)
+		logf.FromContext(ctx).Error(err, "Listing the site's webhooks for drift checks failed")
+		r.Recorder.Eventf(site, nil, corev1.EventTypeWarning, eventTableauError, "List", "list webhooks: %v", err)
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: period}, nil
+}
+
+// connectionFailed maps a failed connection to the Ready condition and the retry.
+func (r *TableauSiteReconciler) connectionFailed(site *tableauv1.TableauSite, err error) (ctrl.Result, error) {
+	var se *siteError
+	if !errors.As(err, &se) {
+		return ctrl.Result{}, err
+	}
+	terminal := terminalSiteReasons[se.reason]
+	setReadiness(&site.Status.Conditions, site.Generation, readiness{
+		status: metav1.ConditionFalse, reason: se.reason, message: truncateMessage(se.message), terminal: terminal,
+	})
+	switch {
+	case se.transient:
+		return ctrl.Result{}, err // backoff
+	case terminal:
+		// A change of spec or Secret retriggers at once; a slow retry notices fixes made in
+		// Tableau (a re-enabled token, an upgraded server, the other site gone).
+		return ctrl.Result{RequeueAfter: r.Options.ResyncPeriod}, nil
+	default:
+		return ctrl.Result{}, nil // waits on a Secret, which is watched
+	}
+}
+
+// listPeriod is the shortest resync period of the attached TableauWebhooks: the site lists
+// its webhooks that often, so that every drift check finds a List no older than its period.
+func (r *TableauSiteReconciler) listPeriod(attached []tableauv1.TableauWebhook) time.Duration {
+	period := time.Duration(0)
+	for i := range attached {
+		if d := resyncPeriodOf(&attached[i], r.Options.ResyncPeriod); period == 0 || d < period {
+			period = d
+		}
+	}
+	return period
+}
+
+// attachedWebhooks lists the TableauWebhooks that reference the site, in any namespace.
+func (r *TableauSiteReconciler) attachedWebhooks(ctx context.Context, site *tableauv1.TableauSite) ([]tableauv1.TableauWebhook, error) {
+	var list tableauv1.TableauWebhookList
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookSite: site.Namespace + "/" + site.Name}); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// ensureFinalizer keeps the finalizer exactly while webhooks are attached.
+func (r *TableauSiteReconciler) ensureFinalizer(ctx context.Context, site *tableauv1.TableauSite, inUse bool) error {
+	if controllerutil.ContainsFinalizer(site, siteFinalizer) == inUse {
+		return nil
+	}
+	base := site.DeepCopy()
+	if inUse {
+		controllerutil.AddFinalizer(site, siteFinalizer)
+	} else {
+		controllerutil.RemoveFinalizer(site, siteFinalizer)
+	}
+	return r.Patch(ctx, site, client.MergeFrom(base))
+}
+
+// reconcileDelete lets a TableauSite go once no TableauWebhook needs it any more.
+func (r *TableauSiteReconciler) reconcileDelete(ctx context.Context, site *tableauv1.TableauSite, attached []tableauv1.TableauWebhook) (ctrl.Result, error) {
+	if len(attached) > 0 {
+		names := make([]string, 0, len(attached))
+		for _, w := range attached {
+			names = append(names, w.Namespace+"/"+w.Name)
+		}
+		sort.Strings(names)
+		if len(names) > 10 {
+			names = append(names[:10], fmt.Sprintf("and %d more", len(attached)-10))
+		}
+		before := site.DeepCopy()
+		site.Status.Webhooks = int32(len(attached))
+		c := apimeta.FindStatusCondition(site.Status.Conditions, tableauv1.ConditionReady)
+		status, reason := metav1.ConditionUnknown, tableauv1.ReasonConnected
+		if c != nil {
+			status, reason = c.Status, c.Reason
+		}
+		setCondition(&site.Status.Conditions, site.Generation, tableauv1.ConditionReady, status, reason,
+			truncateMessage(fmt.Sprintf("Deletion waits for %d TableauWebhooks that reference this site: %s", len(attached), strings.Join(names, ", "))))
+		// Their deletion events bring the site back here.
+		return ctrl.Result{}, r.patchStatus(ctx, before, site)
+	}
+	r.conns.release(ctx, client.ObjectKeyFromObject(site))
+	if !controllerutil.ContainsFinalizer(site, siteFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	base := site.DeepCopy()
+	controllerutil.RemoveFinalizer(site, siteFinalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, site, client.MergeFrom(base)))
+}
+
+// patchStatus writes status only when it changed.
+func (r *TableauSiteReconciler) patchStatus(ctx context.Context, before, site *tableauv1.TableauSite) error {
+	if equality.Semantic.DeepEqual(before.Status, site.Status) {
+		return nil
+	}
+	base := site.DeepCopy()
+	base.Status = before.Status
+	return client.IgnoreNotFound(r.Status().Patch(ctx, site, client.MergeFrom(base)))
+}

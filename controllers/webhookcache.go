@@ -1,0 +1,189 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau"
+)
+
+// webhookCache is the per-site observation cache of DESIGN.md section 3.1: the webhooks of
+// one Tableau site, listed at most once per resync period and shared by every TableauWebhook
+// of that site. Create, update and delete responses are written into it, so that steady state
+// costs one List per site per period instead of one Get per webhook.
+//
+// When a List shows that a webhook owned by a TableauWebhook changed or vanished, the owner is
+// handed to notify, so that drift is corrected right after the List that revealed it.
+type webhookCache struct {
+	notify func(types.NamespacedName)
+
+	mu        sync.Mutex
+	items     map[string]tableau.Webhook
+	fetchedAt time.Time
+	// seq counts local writes; touched remembers the seq of the last local write of each id,
+	// so that a List that started before a write cannot undo it.
+	seq     uint64
+	touched map[string]uint64
+	removed map[string]bool
+	owners  map[string]types.NamespacedName
+	// inflight is the List under way, shared by every caller that needs a fresh one.
+	inflight *listCall
+}
+
+type listCall struct {
+	done chan struct{}
+	err  error
+}
+
+func newWebhookCache(notify func(types.NamespacedName)) *webhookCache {
+	return &webhookCache{
+		notify:  notify,
+		items:   map[string]tableau.Webhook{},
+		touched: map[string]uint64{},
+		removed: map[string]bool{},
+		owners:  map[string]types.NamespacedName{},
+	}
+}
+
+// refreshIfOlder lists the site's webhooks unless the cache was filled less than maxAge ago.
+// Concurrent callers share one List.
+func (c *webhookCache) refreshIfOlder(ctx context.Context, cl *tableau.Client, maxAge time.Duration) error {
+	c.mu.Lock()
+	if !c.fetchedAt.IsZero() && time.Since(c.fetchedAt) < maxAge {
+		c.mu.Unlock()
+		return nil
+	}
+	if call := c.inflight; call != nil {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+			return call.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	call := &listCall{done: make(chan struct{})}
+	c.inflight = call
+	startSeq := c.seq
+	c.mu.Unlock()
+
+	listed, err := cl.ListWebhooks(ctx)
+
+	c.mu.Lock()
+	c.inflight = nil
+	if err == nil {
+		c.replace(listed, startSeq)
+	}
+	call.err = err
+	c.mu.Unlock()
+	close(call.done)
+	return err
+}
+
+// replace installs a List result, keeping local writes made after the List started, and
+// notifies the owners of webhooks that changed or vanished. Called with mu held.
+func (c *webhookCache) replace(listed []tableau.Webhook, startSeq uint64) {
+	next := make(map[string]tableau.Webhook, len(listed))
+	for _, w := range listed {
+		next[w.ID] = w
+	}
+	for id, s := range c.touched {
+		if s <= startSeq {
+			delete(c.touched, id)
+			delete(c.removed, id)
+			continue
+		}
+		if c.removed[id] {
+			delete(next, id)
+		} else if w, ok := c.items[id]; ok {
+			next[id] = w
+		}
+	}
+	if !c.fetchedAt.IsZero() {
+		for id, owner := range c.owners {
+			old, had := c.items[id]
+			now, has := next[id]
+			if !has || (had && old != now) {
+				c.notify(owner)
+			}
+		}
+	}
+	c.items = next
+	c.fetchedAt = time.Now()
+}
+
+// invalidate makes the next refreshIfOlder list again, whatever maxAge it is given.
+func (c *webhookCache) invalidate() {
+	c.mu.Lock()
+	c.fetchedAt = time.Time{}
+	c.mu.Unlock()
+}
+
+// get returns the cached webhook with the given id.
+func (c *webhookCache) get(id string) (tableau.Webhook, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w, ok := c.items[id]
+	return w, ok
+}
+
+// byName returns the cached webhooks with the given name, in no particular order.
+func (c *webhookCache) byName(name string) []tableau.Webhook {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []tableau.Webhook
+	for _, w := range c.items {
+		if w.Name == name {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// put records a webhook as Tableau returned it from a create, update or get.
+func (c *webhookCache) put(w tableau.Webhook) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	c.items[w.ID] = w
+	c.touched[w.ID] = c.seq
+	delete(c.removed, w.ID)
+}
+
+// remove records that a webhook no longer exists in Tableau.
+func (c *webhookCache) remove(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	delete(c.items, id)
+	delete(c.owners, id)
+	c.touched[id] = c.seq
+	c.removed[id] = true
+}
+
+// setOwner records which TableauWebhook manages the webhook with the given id.
+func (c *webhookCache) setOwner(id string, owner types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.owners[id] = owner
+}
+
+// dropOwner forgets the owner of a webhook (orphaned or no longer managed).
+func (c *webhookCache) dropOwner(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.owners, id)
+}
+
+// age is how long ago the cache was filled by a List; a large value when never.
+func (c *webhookCache) age() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fetchedAt.IsZero() {
+		return time.Duration(1<<63 - 1)
+	}
+	return time.Since(c.fetchedAt)
+}
