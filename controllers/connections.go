@@ -57,13 +57,13 @@ func (e *siteError) Unwrap() error { return e.err }
 // Credential Secrets are watched by metadata only: their data is read from the API server
 // only when their resourceVersion changes, so a reconcile normally costs no Secret reads.
 type connections struct {
-	cache     client.Reader // the manager's cached client (Secret metadata)
-	secrets   *secretValues
-	pool      *tableau.Pool
-	opts      Options
-	observer  tableau.Observer
-	log       logr.Logger
-	notify    func(types.NamespacedName)
+	cache    client.Reader // the manager's cached client (Secret metadata)
+	secrets  *secretValues
+	pool     *tableau.Pool
+	opts     Options
+	observer tableau.Observer
+	log      logr.Logger
+	notify   func(types.NamespacedName)
 
 	mu      sync.Mutex
 	bySite  map[types.NamespacedName]*siteEntry
@@ -78,15 +78,15 @@ type siteEntry struct {
 
 func newConnections(cache client.Reader, secrets *secretValues, opts Options, observer tableau.Observer, log logr.Logger, notify func(types.NamespacedName)) *connections {
 	return &connections{
-		cache:     cache,
-		secrets:   secrets,
-		pool:      tableau.NewPool(),
-		opts:      opts,
-		observer:  observer,
-		log:       log,
-		notify:    notify,
-		bySite:    map[types.NamespacedName]*siteEntry{},
-		byLUID:    map[string]*webhookCache{},
+		cache:    cache,
+		secrets:  secrets,
+		pool:     tableau.NewPool(),
+		opts:     opts,
+		observer: observer,
+		log:      log,
+		notify:   notify,
+		bySite:   map[types.NamespacedName]*siteEntry{},
+		byLUID:   map[string]*webhookCache{},
 	}
 }
 
@@ -196,17 +196,17 @@ func (c *connections) connectLocked(ctx context.Context, site *tableauv1.Tableau
 		return nil, err
 	}
 	cl, err := c.pool.Get(ctx, key.String(), tableau.Config{
-		ServerURL:   site.Spec.ServerURL,
-		Site:        site.Spec.Site,
-		APIVersion:  site.Spec.APIVersion,
-		Credentials: creds,
+		ServerURL:     site.Spec.ServerURL,
+		Site:          site.Spec.Site,
+		APIVersion:    site.Spec.APIVersion,
+		Credentials:   creds,
 		HTTPClient:    httpClient,
 		HTTPClientKey: tlsKey,
-		QPS:         c.opts.TableauQPS,
-		Burst:       c.opts.TableauBurst,
-		Timeout:     c.opts.TableauTimeout,
-		Observer:    c.observer,
-		Logger:      c.log.WithValues("tableauSite", key.String()),
+		QPS:           c.opts.TableauQPS,
+		Burst:         c.opts.TableauBurst,
+		Timeout:       c.opts.TableauTimeout,
+		Observer:      c.observer,
+		Logger:        c.log.WithValues("tableauSite", key.String()),
 	})
 	switch {
 	case tableau.IsCredentialsInUse(err):
