@@ -6,9 +6,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -74,6 +76,18 @@ type connections struct {
 type siteEntry struct {
 	mu   sync.Mutex // serialises connects of one site: one sign-in at a time
 	conn *connection
+	// refused remembers a sign-in that Tableau refused (AuthenticationFailed,
+	// UnsupportedVersion) for the settings it was made with, so that every event that
+	// enqueues the site (each TableauWebhook applied to it, say) does not sign in again with
+	// credentials known to fail: a stream of failed sign-ins can lock the account. A change
+	// of the settings (spec, Secret) or the resync period passing tries again.
+	refused *refusal
+}
+
+type refusal struct {
+	settings string
+	at       time.Time
+	err      error
 }
 
 func newConnections(cache client.Reader, secrets *secretValues, opts Options, observer tableau.Observer, log logr.Logger, notify func(types.NamespacedName)) *connections {
@@ -113,7 +127,17 @@ func (c *connections) current(ctx context.Context, site *tableauv1.TableauSite) 
 	if e.conn != nil && e.conn.settings == settings {
 		return e.conn, nil
 	}
-	return c.connectLocked(ctx, site, e, settings)
+	if r := e.refused; r != nil && r.settings == settings && time.Since(r.at) < c.opts.ResyncPeriod*9/10 {
+		return nil, r.err
+	}
+	e.refused = nil
+	conn, err := c.connectLocked(ctx, site, e, settings)
+	var se *siteError
+	if errors.As(err, &se) && !se.transient &&
+		(se.reason == tableauv1.ReasonAuthenticationFailed || se.reason == tableauv1.ReasonUnsupportedVersion) {
+		e.refused = &refusal{settings: settings, at: time.Now(), err: err}
+	}
+	return conn, err
 }
 
 // forget drops the site's connection so that the next use signs in again.
@@ -211,6 +235,10 @@ func (c *connections) connectLocked(ctx context.Context, site *tableauv1.Tableau
 	switch {
 	case tableau.IsCredentialsInUse(err):
 		return nil, &siteError{reason: tableauv1.ReasonCredentialsInUse, message: err.Error(), err: err}
+	case tableau.IsUnsupportedVersion(err):
+		// A pinned spec.apiVersion below the minimum (the CRD pattern admits "3.8") is the
+		// UnsupportedVersion of DESIGN 2.1, not a malformed spec.
+		return nil, &siteError{reason: tableauv1.ReasonUnsupportedVersion, message: err.Error(), err: err}
 	case err != nil:
 		return nil, &siteError{reason: tableauv1.ReasonInvalidSpec, message: err.Error(), err: err}
 	}

@@ -8,6 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/go-logr/logr"
 )
 
 // secretValues reads Secret data for destination URLs. Secrets are watched by metadata
@@ -47,7 +49,9 @@ func (s *secretValues) get(ctx context.Context, key types.NamespacedName) (map[s
 		return d.data, nil
 	}
 	secret := &corev1.Secret{}
-	if err := s.apiReader.Get(ctx, key, secret); err != nil {
+	// client-go logs response bodies at V(8), and a Secret's body is its data: read it with
+	// logging off so that no log level shows a credential or a Secret-sourced URL (DESIGN 3.4).
+	if err := s.apiReader.Get(logr.NewContext(ctx, logr.Discard()), key, secret); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()

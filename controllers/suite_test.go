@@ -2,9 +2,16 @@ package controllers_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,7 +56,21 @@ func init() {
 	utilruntime.Must(tableauv1.AddToScheme(scheme))
 }
 
+// defaultParallel is how many tests run at once unless -test.parallel says otherwise. The
+// tests mostly wait (for reconciles, resync periods, observation windows), so more of them
+// than the machine has cores fit; GOMAXPROCS, the testing default, would serialise them.
+const defaultParallel = "8"
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		if err := flag.Set("test.parallel", defaultParallel); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	logf.SetLogger(funcr.New(logSink.write, funcr.Options{Verbosity: 10}))
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
@@ -124,6 +145,11 @@ func withSim(opts ...tableautest.Option) envOption {
 
 func withExtraNamespaces(names ...string) envOption {
 	return func(c *envConfig) { c.extraNS = append(c.extraNS, names...) }
+}
+
+// withOptions adjusts the operator's options (flags) beyond the test defaults.
+func withOptions(f func(*controllers.Options)) envOption {
+	return func(c *envConfig) { f(&c.opts) }
 }
 
 const (
@@ -365,5 +391,290 @@ func (e *testEnv) update(obj client.Object, mutate func()) {
 		}
 		mutate()
 		return k8s.Update(e.ctx, obj)
+	})
+}
+
+// forTest returns a copy of the environment whose helpers report to t, for parallel
+// subtests that share one manager.
+func (e *testEnv) forTest(t *testing.T) *testEnv {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// newNamespace creates a namespace with a unique name, for tests that need more than one.
+// Create it before newEnv and pass it to withExtraNamespaces so that the manager watches it.
+func newNamespace(t *testing.T, labels map[string]string) string {
+	t.Helper()
+	name := fmt.Sprintf("t%d", nsCounter.Add(1))
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// newSim starts a simulator of its own (one site, siteName, with the standard PAT unless
+// opts say otherwise), so that a test's request counts are not shared with anything else.
+func newSim(t *testing.T, opts ...tableautest.Option) *tableautest.Server {
+	t.Helper()
+	sim := tableautest.NewServer(append([]tableautest.Option{tableautest.WithSite(siteName)}, opts...)...)
+	t.Cleanup(sim.Close)
+	return sim
+}
+
+// secretObj is a Secret in the test namespace.
+func (e *testEnv) secretObj(name string, data map[string]string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name}, StringData: data}
+}
+
+// siteOn is a TableauSite for siteName on the given server URL using the PAT Secret secretName.
+func (e *testEnv) siteOn(name, serverURL, secretName string) *tableauv1.TableauSite {
+	s := e.siteObj(name, secretName)
+	s.Spec.ServerURL = serverURL
+	return s
+}
+
+// readySiteOn creates a PAT Secret (the standard PAT) and a TableauSite on sim, and waits
+// until it is Ready.
+func (e *testEnv) readySiteOn(name string, sim *tableautest.Server) *tableauv1.TableauSite {
+	e.t.Helper()
+	e.create(e.patSecretObj(name + "-pat"))
+	site := e.siteOn(name, sim.URL, name+"-pat")
+	e.create(site)
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonConnected)
+	return site
+}
+
+// readyWebhook creates a webhook and waits until it is Ready.
+func (e *testEnv) readyWebhook(wh *tableauv1.TableauWebhook) *tableauv1.TableauWebhook {
+	e.t.Helper()
+	e.create(wh)
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonAvailable)
+	return wh
+}
+
+// delete deletes obj, failing the test on error.
+func (e *testEnv) delete(obj client.Object) {
+	e.t.Helper()
+	if err := k8s.Delete(e.ctx, obj); err != nil {
+		e.t.Fatalf("delete %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// get re-reads obj from the API server.
+func (e *testEnv) get(obj client.Object) {
+	e.t.Helper()
+	if err := k8s.Get(e.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		e.t.Fatalf("get %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// expectCondition checks a condition of obj as last read: nil want means absent.
+func expectCondition(t *testing.T, obj client.Object, typ string, want *metav1.ConditionStatus, reason string) {
+	t.Helper()
+	c := apimeta.FindStatusCondition(conditionsOf(obj), typ)
+	switch {
+	case want == nil && c != nil:
+		t.Errorf("%s: unexpected condition %s=%s (%s: %s)", obj.GetName(), typ, c.Status, c.Reason, c.Message)
+	case want != nil && c == nil:
+		t.Errorf("%s: no %s condition, want %s/%s", obj.GetName(), typ, *want, reason)
+	case want != nil && (c.Status != *want || (reason != "" && c.Reason != reason)):
+		t.Errorf("%s: %s=%s reason %s (%s), want %s/%s", obj.GetName(), typ, c.Status, c.Reason, c.Message, *want, reason)
+	}
+}
+
+// expectStalled checks the kstatus conditions that go with a terminal problem (Stalled, no
+// Reconciling); expectReconciling those of a transient one or a wait (Reconciling, no Stalled).
+func expectStalled(t *testing.T, obj client.Object, reason string) {
+	t.Helper()
+	expectCondition(t, obj, "Stalled", ptr.To(metav1.ConditionTrue), reason)
+	expectCondition(t, obj, "Reconciling", nil, "")
+}
+
+func expectReconciling(t *testing.T, obj client.Object, reason string) {
+	t.Helper()
+	expectCondition(t, obj, "Reconciling", ptr.To(metav1.ConditionTrue), reason)
+	expectCondition(t, obj, "Stalled", nil, "")
+}
+
+// readyMessage is the message of obj's Ready condition as last read.
+func readyMessage(obj client.Object) string {
+	if c := apimeta.FindStatusCondition(conditionsOf(obj), tableauv1.ConditionReady); c != nil {
+		return c.Message
+	}
+	return ""
+}
+
+// staysAtMost watches count for the window and fails if it ever exceeds limit: the bounded
+// observation window that shows there is no hot loop. It polls; it does not wait for
+// anything to happen.
+func staysAtMost(t *testing.T, window time.Duration, what string, limit int, count func() int) {
+	t.Helper()
+	deadline := time.Now().Add(window)
+	for {
+		if n := count(); n > limit {
+			t.Fatalf("%s: %d, want at most %d within %s", what, n, limit, window)
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// noEvent fails if obj has an Event with the reason.
+func (e *testEnv) noEvent(obj client.Object, reason string) {
+	e.t.Helper()
+	for _, ev := range e.events(obj) {
+		if ev.Reason == reason {
+			e.t.Errorf("unexpected %s event for %s: %s", reason, obj.GetName(), ev.Note)
+		}
+	}
+}
+
+// eventOf returns the first Event with the reason regarding obj (waiting for it), with type.
+func (e *testEnv) waitEventOf(obj client.Object, reason string) eventsv1.Event {
+	e.t.Helper()
+	var found eventsv1.Event
+	eventually(e.t, waitTimeout, func() error {
+		for _, ev := range e.events(obj) {
+			if ev.Reason == reason {
+				found = ev
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s event for %s yet", reason, obj.GetName())
+	})
+	return found
+}
+
+// simWebhook returns the simulator's webhook with the id on siteName.
+func simWebhook(t *testing.T, sim *tableautest.Server, id string) tableautest.Webhook {
+	t.Helper()
+	w, ok := sim.Webhook(siteName, id)
+	if !ok {
+		t.Fatalf("simulator has no webhook %s; it has %+v", id, sim.Webhooks(siteName))
+	}
+	return w
+}
+
+// simWebhooksNamed returns the simulator's webhooks with the name on siteName.
+func simWebhooksNamed(sim *tableautest.Server, name string) []tableautest.Webhook {
+	var out []tableautest.Webhook
+	for _, w := range sim.Webhooks(siteName) {
+		if w.Name == name {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// closedPortURL is an http URL on a loopback port nothing listens on.
+func closedPortURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return "http://" + addr
+}
+
+// recordingProxy sits between the operator and a simulator and records what only the wire
+// shows: the session tokens the operator sends, when requests arrive, and how many webhook
+// creations run at once.
+type recordingProxy struct {
+	URL string
+
+	mu          sync.Mutex
+	tokens      map[string]bool
+	arrivals    []time.Time
+	creating    int
+	maxCreating int
+}
+
+func newRecordingProxy(t *testing.T, target string) *recordingProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &recordingProxy{tokens: map[string]bool{}}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		create := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/webhooks")
+		p.mu.Lock()
+		p.arrivals = append(p.arrivals, time.Now())
+		if tok := r.Header.Get("X-Tableau-Auth"); tok != "" {
+			p.tokens[tok] = true
+		}
+		if create {
+			p.creating++
+			p.maxCreating = max(p.maxCreating, p.creating)
+		}
+		p.mu.Unlock()
+		rp.ServeHTTP(w, r)
+		if create {
+			p.mu.Lock()
+			p.creating--
+			p.mu.Unlock()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+func (p *recordingProxy) seenTokens() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.tokens))
+	for tok := range p.tokens {
+		out = append(out, tok)
+	}
+	return out
+}
+
+func (p *recordingProxy) arrivalTimes() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.arrivals)
+}
+
+func (p *recordingProxy) maxConcurrentCreates() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.maxCreating
+}
+
+// waitReadyMessage waits until obj's Ready message contains part (a message may be refined
+// by a later reconcile, e.g. once the site's own condition is known).
+func (e *testEnv) waitReadyMessage(obj client.Object, part string) {
+	e.t.Helper()
+	eventually(e.t, waitTimeout, func() error {
+		e.get(obj)
+		if msg := readyMessage(obj); !strings.Contains(msg, part) {
+			return fmt.Errorf("%s: Ready message %q does not mention %q", obj.GetName(), msg, part)
+		}
+		return nil
+	})
+}
+
+// waitCreatePendingCleared waits until the create-pending annotation is gone: the operator
+// clears it right after it stored status.webhookID (DESIGN 3.2 step 6), in a later write.
+func (e *testEnv) waitCreatePendingCleared(wh *tableauv1.TableauWebhook) {
+	e.t.Helper()
+	eventually(e.t, waitTimeout, func() error {
+		e.get(wh)
+		if wh.Status.WebhookID == "" {
+			return fmt.Errorf("%s has no webhookID", wh.Name)
+		}
+		if v, ok := wh.Annotations[tableauv1.AnnotationCreatePending]; ok {
+			return fmt.Errorf("%s still has the create-pending annotation (%s)", wh.Name, v)
+		}
+		return nil
 	})
 }

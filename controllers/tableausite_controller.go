@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -54,6 +55,12 @@ type TableauSiteReconciler struct {
 func (r *TableauSiteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	site := &tableauv1.TableauSite{}
 	if err := r.Get(ctx, req.NamespacedName, site); err != nil {
+		if apierrors.IsNotFound(err) {
+			// A site without webhooks carries no finalizer and is gone before reconcileDelete
+			// could run: release its session here, or its PAT stays claimed (other sites get
+			// CredentialsInUse) and signed in for the life of the manager.
+			r.conns.release(ctx, req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	attached, err := r.attachedWebhooks(ctx, site)
@@ -100,10 +107,11 @@ func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *t
 	site.Status.ServerVersion = conn.info.ProductVersion
 	site.Status.RESTAPIVersion = conn.client.APIVersion()
 
-	if len(attached) == 0 {
+	checked := driftChecked(attached)
+	if len(checked) == 0 {
 		return ctrl.Result{RequeueAfter: r.Options.ResyncPeriod}, nil
 	}
-	period := r.listPeriod(attached)
+	period := r.listPeriod(checked)
 	// The slack makes the List of a timely resync run even if the timer fired a little early.
 	if err := conn.webhooks.refreshIfOlder(ctx, conn.client, period*9/10); err != nil {
 		r.conns.forgetIfUnauthorized(site, err)
@@ -134,6 +142,23 @@ func (r *TableauSiteReconciler) connectionFailed(site *tableauv1.TableauSite, er
 	default:
 		return ctrl.Result{}, nil // waits on a Secret, which is watched
 	}
+}
+
+// driftChecked keeps the attached TableauWebhooks that have a webhook in Tableau to check:
+// suspended ones make no Tableau calls, and ones without a webhookID (refused by the site's
+// webhookNamespaces, AlreadyExists, NameConflict, not created yet) have nothing to compare.
+// The site lists only for these, so that a suspended or refused resource costs no Tableau
+// request (DESIGN 2.2 suspend, DESIGN 6 "a refused cross-namespace reference causes zero
+// Tableau requests"); a webhook that does get created lists for itself until then.
+func driftChecked(attached []tableauv1.TableauWebhook) []tableauv1.TableauWebhook {
+	var out []tableauv1.TableauWebhook
+	for i := range attached {
+		w := &attached[i]
+		if !w.Spec.Suspend && w.Status.WebhookID != "" && w.DeletionTimestamp.IsZero() {
+			out = append(out, *w)
+		}
+	}
+	return out
 }
 
 // listPeriod is the shortest resync period of the attached TableauWebhooks: the site lists

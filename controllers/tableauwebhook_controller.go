@@ -2,12 +2,15 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -103,6 +106,12 @@ type TableauWebhookReconciler struct {
 
 	conns   *connections
 	secrets *secretValues
+
+	// applied remembers, by TableauWebhook UID, a digest of what was last made to match in
+	// Tableau, so that a difference found later is told apart: what the operator wants changed
+	// (the spec, or the Secret of urlFrom: Updated) or Tableau changed (DriftCorrected). A
+	// Secret rotation changes no generation, so the generation alone cannot tell.
+	applied sync.Map
 }
 
 // Reconcile brings one TableauWebhook and its webhook in Tableau together.
@@ -124,7 +133,7 @@ func (r *TableauWebhookReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 }
 
 // reconcileNormal is DESIGN.md section 3.2, steps 2 to 9.
-func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh *tableauv1.TableauWebhook) (ctrl.Result, error) {
+func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh *tableauv1.TableauWebhook) (_ ctrl.Result, err error) {
 	if wh.Spec.Suspend {
 		setCondition(&wh.Status.Conditions, wh.Generation, tableauv1.ConditionSynced, metav1.ConditionFalse,
 			tableauv1.ReasonSuspended, "spec.suspend is true: the operator makes no Tableau calls for this webhook")
@@ -142,6 +151,13 @@ func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh *tabl
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	redact := secretRedactor(wh, destination)
+	defer func() {
+		var p *problem
+		if errors.As(err, &p) {
+			p.message = redact(p.message)
+		}
+	}()
 	if err := r.checkNameConflict(ctx, wh); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -162,8 +178,9 @@ func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh *tabl
 		return ctrl.Result{}, r.connectionLost(site, err)
 	}
 	conn.webhooks.setOwner(observed.ID, client.ObjectKeyFromObject(wh))
+	r.applied.Store(wh.UID, specDigest(desired))
 	recordObserved(wh, conn, *observed)
-	if err := r.runPendingTest(ctx, wh, conn); err != nil {
+	if err := r.runPendingTest(ctx, wh, conn, redact); err != nil {
 		return ctrl.Result{}, r.connectionLost(site, err)
 	}
 	setReadiness(&wh.Status.Conditions, wh.Generation, readiness{status: metav1.ConditionTrue, reason: tableauv1.ReasonAvailable,
@@ -331,6 +348,9 @@ func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *table
 		}
 		logf.FromContext(ctx).Info("Webhook was deleted in Tableau; creating it again", "webhookID", id)
 		r.Metrics.driftCorrection("exists")
+		// Deletion is drift like any other edit made in Tableau: say so, not only "Created".
+		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventDriftCorrected, "Create",
+			"Webhook %s was deleted in Tableau outside the operator; creating it again", id)
 		cache.remove(id)
 		wh.Status.WebhookID = ""
 	}
@@ -397,7 +417,7 @@ func (r *TableauWebhookReconciler) updateWebhook(ctx context.Context, wh *tablea
 		return nil, tableauProblem("update webhook "+observed.ID, err)
 	}
 	conn.webhooks.put(w)
-	if matchedBefore(wh) {
+	if r.isDrift(wh, desired) {
 		for _, f := range fields {
 			r.Metrics.driftCorrection(f)
 		}
@@ -406,7 +426,7 @@ func (r *TableauWebhookReconciler) updateWebhook(ctx context.Context, wh *tablea
 	} else {
 		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventUpdated, "Update", "Updated %s of webhook %s", strings.Join(fields, ", "), w.ID)
 	}
-	if !observed.Enabled && desired.Enabled {
+	if !observed.Enabled && desired.Enabled && !disabledBySpec(wh, observed.ID) {
 		reason := observed.StatusChangeReason
 		if reason == "" {
 			reason = "no reason given"
@@ -414,6 +434,29 @@ func (r *TableauWebhookReconciler) updateWebhook(ctx context.Context, wh *tablea
 		r.Recorder.Eventf(wh, nil, corev1.EventTypeWarning, eventReenabled, "Update", "Re-enabled webhook %s, which Tableau had disabled: %s", w.ID, reason)
 	}
 	return &w, nil
+}
+
+// disabledBySpec reports whether the webhook was last seen disabled because the spec said so
+// (status records only states that matched the spec), so that enabling it again is a spec
+// change and not the re-enabling of a webhook Tableau disabled (DESIGN 3.2 step 7).
+func disabledBySpec(wh *tableauv1.TableauWebhook, id string) bool {
+	return wh.Status.WebhookID == id && wh.Status.Enabled != nil && !*wh.Status.Enabled
+}
+
+// isDrift reports whether a difference between Tableau and what the resource wants comes from
+// Tableau: what it wants is what was last applied. After a restart, when nothing was applied
+// yet, a webhook that was Available for this generation has drifted.
+func (r *TableauWebhookReconciler) isDrift(wh *tableauv1.TableauWebhook, desired tableau.WebhookSpec) bool {
+	if d, ok := r.applied.Load(wh.UID); ok {
+		return d == specDigest(desired)
+	}
+	return matchedBefore(wh)
+}
+
+// specDigest identifies a desired webhook without holding its (possibly secret) URL.
+func specDigest(w tableau.WebhookSpec) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%q %q %q %t", w.Name, w.Event, w.URL, w.Enabled)))
+	return hex.EncodeToString(sum[:])
 }
 
 // matchedBefore reports whether the webhook was Available for the current generation, so
@@ -462,8 +505,19 @@ func recordObserved(wh *tableauv1.TableauWebhook, conn *connection, w tableau.We
 	s.Destination = wh.DestinationDisplay()
 }
 
+// secretRedactor hides a Secret-sourced destination URL in text that comes from Tableau or
+// the destination (error details, Test Webhook results), which may echo it, before that text
+// reaches status, Events or logs (DESIGN 3.4).
+func secretRedactor(wh *tableauv1.TableauWebhook, destination string) func(string) string {
+	if wh.Spec.Destination.URLFrom == nil || destination == "" {
+		return func(s string) string { return s }
+	}
+	display := wh.DestinationDisplay()
+	return func(s string) string { return strings.ReplaceAll(s, destination, display) }
+}
+
 // runPendingTest runs Tableau's Test Webhook once for each new value of the test annotation.
-func (r *TableauWebhookReconciler) runPendingTest(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection) error {
+func (r *TableauWebhookReconciler) runPendingTest(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, redact func(string) string) error {
 	token := wh.Annotations[tableauv1.AnnotationTest]
 	if token == "" || (wh.Status.LastTest != nil && wh.Status.LastTest.Request == token) {
 		return nil
@@ -475,13 +529,13 @@ func (r *TableauWebhookReconciler) runPendingTest(ctx context.Context, wh *table
 	result := &tableauv1.WebhookTestResult{Request: token, Time: metav1.Now()}
 	switch {
 	case err != nil:
-		result.Error = truncateMessage(err.Error())
+		result.Error = truncateMessage(redact(err.Error()))
 		r.Recorder.Eventf(wh, nil, corev1.EventTypeWarning, eventTestFailed, "Test", "Test of webhook %s could not run: %s", wh.Status.WebhookID, result.Error)
 	case res.Status >= 200 && res.Status < 300:
-		result.StatusCode, result.Body = int32(res.Status), truncateBody(res.Body)
+		result.StatusCode, result.Body = int32(res.Status), truncateBody(redact(res.Body))
 		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventTestSucceeded, "Test", "Test of webhook %s: the destination answered %d", wh.Status.WebhookID, res.Status)
 	default:
-		result.StatusCode, result.Body = int32(res.Status), truncateBody(res.Body)
+		result.StatusCode, result.Body = int32(res.Status), truncateBody(redact(res.Body))
 		r.Recorder.Eventf(wh, nil, corev1.EventTypeWarning, eventTestFailed, "Test", "Test of webhook %s: the destination answered %d", wh.Status.WebhookID, res.Status)
 	}
 	wh.Status.LastTest = result
@@ -499,10 +553,12 @@ func truncateBody(s string) string {
 // so that there is no status left to write.
 func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tableauv1.TableauWebhook) (done bool, err error) {
 	if !controllerutil.ContainsFinalizer(wh, webhookFinalizer) {
+		r.applied.Delete(wh.UID)
 		return true, nil
 	}
 	pending := wh.Annotations[tableauv1.AnnotationCreatePending] != ""
 	if wh.EffectiveDeletionPolicy() == tableauv1.DeletionPolicyOrphan || (wh.Status.WebhookID == "" && !pending) {
+		r.applied.Delete(wh.UID)
 		return true, r.removeFinalizer(ctx, wh)
 	}
 	siteKey := types.NamespacedName{Namespace: wh.SiteNamespace(), Name: wh.Spec.SiteRef.Name}
@@ -537,6 +593,7 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 		conn.webhooks.remove(id)
 		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted webhook %s from Tableau", id)
 	}
+	r.applied.Delete(wh.UID)
 	return true, r.removeFinalizer(ctx, wh)
 }
 
