@@ -67,10 +67,9 @@ type connections struct {
 	log      logr.Logger
 	notify   func(types.NamespacedName)
 
-	mu      sync.Mutex
-	bySite  map[types.NamespacedName]*siteEntry
-	byLUID  map[string]*webhookCache // key: server URL + site LUID
-	closing bool
+	mu     sync.Mutex
+	bySite map[types.NamespacedName]*siteEntry
+	byLUID map[string]*webhookCache // key: server URL + site LUID
 }
 
 type siteEntry struct {
@@ -269,8 +268,10 @@ func classifyConnectError(what string, err error) error {
 	case tableau.IsUnauthorized(err), tableau.IsForbidden(err):
 		return &siteError{reason: tableauv1.ReasonAuthenticationFailed, message: msg, err: err}
 	case tableau.IsRejected(err) || tableau.IsNotFound(err):
-		// A 404 on serverinfo or sign-in means the URL does not point at a Tableau REST API.
-		return &siteError{reason: tableauv1.ReasonServerUnreachable, message: msg, err: err}
+		// A 404 or 400 on serverinfo or sign-in most likely means that serverURL does not
+		// point at a Tableau REST API, or that the site does not exist. A fix may come from
+		// either side, so it is retried with backoff (at most every 5 minutes).
+		return &siteError{reason: tableauv1.ReasonServerUnreachable, message: msg, transient: true, err: err}
 	default:
 		return &siteError{reason: tableauv1.ReasonServerUnreachable, message: msg, transient: true, err: err}
 	}
@@ -299,7 +300,10 @@ func (c *connections) readSecret(ctx context.Context, namespace, name string) (m
 }
 
 func (c *connections) readCredentials(ctx context.Context, site *tableauv1.TableauSite) (tableau.Credentials, error) {
-	ref, keys := "", [2]string{}
+	var (
+		ref  string
+		keys [2]string
+	)
 	if pat := site.Spec.Credentials.PersonalAccessToken; pat != nil {
 		ref, keys = pat.SecretRef.Name, [2]string{keyTokenName, keyTokenSecret}
 	} else if pw := site.Spec.Credentials.Password; pw != nil {

@@ -96,8 +96,22 @@ func (r *TableauSiteReconciler) setupWithManager(mgr manager.Manager) error {
 		Watches(&tableauv1.TableauWebhook{}, handler.EnqueueRequestsFromMapFunc(siteOfWebhook),
 			builder.WithPredicates(specOrDeletionChanged())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.sitesOfSecret), builder.OnlyMetadata).
+		// A deleted site frees its personal access token for a site refused with CredentialsInUse.
+		Watches(&tableauv1.TableauSite{}, handler.Funcs{DeleteFunc: r.enqueueCredentialsInUse}).
 		WithOptions(controllerOptions(r.Options)).
 		Complete(r)
+}
+
+func (r *TableauSiteReconciler) enqueueCredentialsInUse(ctx context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	var list tableauv1.TableauSiteList
+	if err := r.List(ctx, &list); err != nil {
+		return
+	}
+	for i := range list.Items {
+		if c := meta.FindStatusCondition(list.Items[i].Status.Conditions, tableauv1.ConditionReady); c != nil && c.Reason == tableauv1.ReasonCredentialsInUse {
+			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
 }
 
 func (r *TableauWebhookReconciler) setupWithManager(mgr manager.Manager, drift <-chan event.GenericEvent) error {

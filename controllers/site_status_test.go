@@ -255,6 +255,14 @@ func TestSiteCredentialsInUse(t *testing.T) {
 	if got := e.sim.Webhooks("finance"); len(got) != 0 {
 		t.Errorf("finance site has %+v", got)
 	}
+
+	// Deleting the first site frees the token: the second connects at once, well before its
+	// slow retry (the resync period, a minute here).
+	e.delete(wh)
+	e.waitGone(wh)
+	e.delete(first)
+	e.waitGone(first)
+	e.waitCondition(second, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonConnected)
 }
 
 // A change of the credentials Secret takes effect at once, without a restart.

@@ -226,7 +226,8 @@ func (r *TableauWebhookReconciler) admits(ctx context.Context, site *tableauv1.T
 	case tableauv1.NamespacesFromSelector:
 		sel, err := metav1.LabelSelectorAsSelector(site.Spec.WebhookNamespaces.Selector)
 		if err != nil {
-			return false, nil
+			return false, &problem{reason: tableauv1.ReasonSiteNotAllowed, retry: retryTerminal, err: err,
+				message: fmt.Sprintf("TableauSite %s/%s has an invalid spec.webhookNamespaces.selector, which admits no namespace: %v", site.Namespace, site.Name, err)}
 		}
 		ns := &metav1.PartialObjectMetadata{}
 		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))

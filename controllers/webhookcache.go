@@ -115,13 +115,6 @@ func (c *webhookCache) replace(listed []tableau.Webhook, startSeq uint64) {
 	c.fetchedAt = time.Now()
 }
 
-// invalidate makes the next refreshIfOlder list again, whatever maxAge it is given.
-func (c *webhookCache) invalidate() {
-	c.mu.Lock()
-	c.fetchedAt = time.Time{}
-	c.mu.Unlock()
-}
-
 // get returns the cached webhook with the given id.
 func (c *webhookCache) get(id string) (tableau.Webhook, bool) {
 	c.mu.Lock()
@@ -169,21 +162,4 @@ func (c *webhookCache) setOwner(id string, owner types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.owners[id] = owner
-}
-
-// dropOwner forgets the owner of a webhook (orphaned or no longer managed).
-func (c *webhookCache) dropOwner(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.owners, id)
-}
-
-// age is how long ago the cache was filled by a List; a large value when never.
-func (c *webhookCache) age() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.fetchedAt.IsZero() {
-		return time.Duration(1<<63 - 1)
-	}
-	return time.Since(c.fetchedAt)
 }
