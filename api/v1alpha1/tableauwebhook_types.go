@@ -22,9 +22,9 @@ type TableauWebhookSpec struct {
 	// +required
 	Destination Destination `json:"destination"`
 
-	// WebhookName is the webhook's name in Tableau. Defaults to "<namespace>/<name>" of
-	// this resource. Two TableauWebhooks may not claim the same name on the same site.
-	// +kubebuilder:validation:MinLength=1
+	// WebhookName is the webhook's name in Tableau. Empty (the default) means
+	// "<namespace>/<name>" of this resource. Two TableauWebhooks may not claim the same name
+	// on the same site.
 	// +kubebuilder:validation:MaxLength=255
 	// +optional
 	WebhookName string `json:"webhookName,omitempty"`
