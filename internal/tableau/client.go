@@ -124,7 +124,9 @@ type Client struct {
 	http    *http.Client
 	limiter *rate.Limiter
 	log     logr.Logger
-	obs     Observer
+	// logKV identifies the client in log lines written through a caller's logger.
+	logKV []any
+	obs   Observer
 
 	// signInSem serialises sign-in and sign-out (a channel, not a mutex, so that waiting
 	// honours the caller's context). Concurrent callers that find no usable token queue
@@ -175,11 +177,13 @@ func NewClient(cfg Config) (*Client, error) {
 	if log.GetSink() == nil {
 		log = logr.Discard()
 	}
+	logKV := []any{"tableauServer", base, "tableauSite", cfg.Site, "tableauCredentials", cfg.Credentials.Identity()}
 	c := &Client{
 		cfg:       cfg,
 		http:      hc,
 		limiter:   rate.NewLimiter(rate.Limit(cfg.QPS), cfg.Burst),
-		log:       log.WithValues("tableauServer", base, "tableauSite", cfg.Site, "tableauCredentials", cfg.Credentials.Identity()),
+		log:       log.WithValues(logKV...),
+		logKV:     logKV,
 		obs:       cfg.Observer,
 		signInSem: make(chan struct{}, 1),
 		base:      base,
@@ -281,13 +285,13 @@ func (c *Client) roundTrip(ctx context.Context, r request) (*response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		d := time.Since(start)
-		c.observe(r, 0, d, err)
+		c.observe(ctx, r, 0, d, err)
 		return nil, &Error{Operation: r.op, Err: err}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	d := time.Since(start)
-	c.observe(r, resp.StatusCode, d, err)
+	c.observe(ctx, r, resp.StatusCode, d, err)
 	if err != nil {
 		// A body cut off mid-way is a network failure, not an answer: report no response.
 		return nil, &Error{Operation: r.op, Err: fmt.Errorf("reading HTTP %d response: %w", resp.StatusCode, err)}
@@ -299,12 +303,17 @@ func (c *Client) roundTrip(ctx context.Context, r request) (*response, error) {
 }
 
 // observe feeds metrics and the V(1) log. Only the operation, method, path, status and
-// duration are logged: never headers (X-Tableau-Auth) or bodies (sign-in secrets).
-func (c *Client) observe(r request, status int, d time.Duration, err error) {
+// duration are logged: never headers (X-Tableau-Auth) or bodies (sign-in secrets). A logger
+// in ctx (a reconcile's, naming the resource) is preferred to the client's own.
+func (c *Client) observe(ctx context.Context, r request, status int, d time.Duration, err error) {
 	if c.obs != nil {
 		c.obs.ObserveRequest(r.op, status, d)
 	}
-	if log := c.log.V(1); log.Enabled() {
+	log := c.log
+	if l, lerr := logr.FromContext(ctx); lerr == nil {
+		log = l.WithValues(c.logKV...)
+	}
+	if log := log.V(1); log.Enabled() {
 		path := r.url
 		if u, perr := url.Parse(r.url); perr == nil {
 			path = u.EscapedPath()
