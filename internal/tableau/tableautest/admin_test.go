@@ -47,7 +47,7 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatalf("edited = %+v", edited)
 	}
 	admin(t, srv, http.MethodPost, "/_sim/webhooks/nope/edit?site=mkt", `{"name":"x"}`, http.StatusNotFound, nil)
-	admin(t, srv, http.MethodPost, "/_sim/webhooks/"+added.ID+"/edit?site=mkt", `{"nmae":"x"}`, http.StatusBadRequest, nil)
+	admin(t, srv, http.MethodPost, "/_sim/webhooks/"+added.ID+"/edit?site=mkt", `{"unknownField":"x"}`, http.StatusBadRequest, nil)
 
 	var list struct{ Webhooks []adminWebhook }
 	admin(t, srv, http.MethodGet, "/_sim/webhooks?site=mkt", "", http.StatusOK, &list)

@@ -69,14 +69,14 @@ func (fs *faultState) reset(f Faults) {
 	fs.lostCreates = f.LoseCreateResponses
 }
 
-// randDuration returns a random duration in [0, max).
-func (fs *faultState) randDuration(max time.Duration) time.Duration {
-	if max <= 0 {
+// randDuration returns a random duration in [0, limit).
+func (fs *faultState) randDuration(limit time.Duration) time.Duration {
+	if limit <= 0 {
 		return 0
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	return time.Duration(fs.rng.Int64N(int64(max)))
+	return time.Duration(fs.rng.Int64N(int64(limit)))
 }
 
 // decision is what faults do to one request.

@@ -294,7 +294,7 @@ func parseRoute(method, path string) (version string, rt route) {
 	segs := strings.Split(strings.TrimSuffix(rest, "/"), "/")
 	version, segs = segs[0], segs[1:]
 	is := func(i int, lit string) bool { return strings.EqualFold(segs[i], lit) }
-	ops := map[string]string{}
+	var ops map[string]string
 	switch {
 	case len(segs) == 1 && is(0, "serverinfo"):
 		ops = map[string]string{http.MethodGet: OpServerInfo}
