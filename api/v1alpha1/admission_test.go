@@ -295,6 +295,10 @@ func TestAdmissionRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("rejected with\n  %v\nwant a message containing\n  %s", err, tc.want)
 			}
+			// A CEL rule that fails to evaluate adds noise that tells the user nothing.
+			if strings.Contains(err.Error(), "conversion error") {
+				t.Errorf("rejected with a CEL evaluation error beside the real message:\n  %v", err)
+			}
 		})
 	}
 }
