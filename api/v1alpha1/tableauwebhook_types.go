@@ -55,7 +55,6 @@ type TableauWebhookSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	// The rule skips malformed values, which the pattern already rejects with a clear message.
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self) >= duration('30s')",message="resyncPeriod must be at least 30s"
 	// +optional
 	ResyncPeriod *metav1.Duration `json:"resyncPeriod,omitempty"`
