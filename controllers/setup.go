@@ -102,7 +102,10 @@ func (r *TableauSiteReconciler) setupWithManager(mgr manager.Manager) error {
 		Complete(r)
 }
 
-func (r *TableauSiteReconciler) enqueueCredentialsInUse(ctx context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+func (r *TableauSiteReconciler) enqueueCredentialsInUse(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	// Release the deleted site's claim on its session here, not only in its own reconcile:
+	// the refused sites enqueued below may run first and must find the token free.
+	r.conns.release(ctx, client.ObjectKeyFromObject(e.Object))
 	var list tableauv1.TableauSiteList
 	if err := r.List(ctx, &list); err != nil {
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -184,7 +185,7 @@ func (a APIRequests) Writes(resources ...string) APIRequests {
 		if !k.IsWrite() {
 			continue
 		}
-		if len(resources) > 0 && !contains(resources, k.Resource) {
+		if len(resources) > 0 && !slices.Contains(resources, k.Resource) {
 			continue
 		}
 		out[k] = v
@@ -196,7 +197,7 @@ func (a APIRequests) Writes(resources ...string) APIRequests {
 func (a APIRequests) Without(resources ...string) APIRequests {
 	out := APIRequests{}
 	for k, v := range a {
-		if !contains(resources, k.Resource) {
+		if !slices.Contains(resources, k.Resource) {
 			out[k] = v
 		}
 	}
@@ -232,13 +233,4 @@ func (a APIRequests) String() string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -8,47 +8,72 @@ import (
 	"strings"
 )
 
-// ProcessRSS returns a process's resident set size in bytes (VmRSS in /proc/PID/status, so
-// Linux only).
-func ProcessRSS(pid int) (int64, error) { return procStatusKB(pid, "VmRSS") }
+// ProcessMemory is a process's memory as /proc/PID/status reports it (Linux only), in bytes.
+type ProcessMemory struct {
+	// RSS is the resident set size (VmRSS): AnonRSS + FileRSS + shared memory.
+	RSS int64
+	// PeakRSS is the largest RSS the process has had (VmHWM).
+	PeakRSS int64
+	// AnonRSS is resident anonymous memory (RssAnon): the Go heap, stacks and runtime.
+	AnonRSS int64
+	// FileRSS is resident file-backed memory (RssFile), mostly the executable's pages.
+	FileRSS int64
+}
 
-// ProcessPeakRSS returns the largest resident set size a process has had, in bytes (VmHWM).
-func ProcessPeakRSS(pid int) (int64, error) { return procStatusKB(pid, "VmHWM") }
-
-// procStatusKB reads a "NAME:  123 kB" line of /proc/PID/status, in bytes.
-func procStatusKB(pid int, field string) (int64, error) {
+// ReadProcessMemory reads a process's memory from /proc/PID/status.
+func ReadProcessMemory(pid int) (ProcessMemory, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return ProcessMemory{}, err
 	}
 	defer func() { _ = f.Close() }()
+	var m ProcessMemory
+	fields := map[string]*int64{"VmRSS": &m.RSS, "VmHWM": &m.PeakRSS, "RssAnon": &m.AnonRSS, "RssFile": &m.FileRSS}
+	found := 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), field+":")
-		if !ok {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		dst, wanted := fields[name]
+		if !ok || !wanted {
 			continue
 		}
-		fields := strings.Fields(rest) // "123456 kB"
-		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, fmt.Errorf("/proc/%d/status: unexpected %s line %q", pid, field, sc.Text())
+		v := strings.Fields(rest) // "123456 kB"
+		if len(v) != 2 || v[1] != "kB" {
+			return ProcessMemory{}, fmt.Errorf("/proc/%d/status: unexpected line %q", pid, sc.Text())
 		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		kb, err := strconv.ParseInt(v[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/status: %w", pid, err)
+			return ProcessMemory{}, fmt.Errorf("/proc/%d/status: %w", pid, err)
 		}
-		return kb * 1024, nil
+		*dst = kb * 1024
+		found++
 	}
 	if err := sc.Err(); err != nil {
-		return 0, err
+		return ProcessMemory{}, err
 	}
-	return 0, fmt.Errorf("/proc/%d/status has no %s line", pid, field)
+	if m.RSS == 0 && found == 0 {
+		return ProcessMemory{}, fmt.Errorf("/proc/%d/status has no VmRSS line", pid)
+	}
+	return m, nil
+}
+
+// ProcessRSS returns a process's resident set size in bytes (VmRSS).
+func ProcessRSS(pid int) (int64, error) {
+	m, err := ReadProcessMemory(pid)
+	return m.RSS, err
 }
 
 // RSS returns the running manager's resident set size in bytes.
 func (m *Manager) RSS() (int64, error) {
+	mem, err := m.Memory()
+	return mem.RSS, err
+}
+
+// Memory returns the running manager's memory.
+func (m *Manager) Memory() (ProcessMemory, error) {
 	pid := m.Pid()
 	if pid == 0 {
-		return 0, fmt.Errorf("the manager is not running")
+		return ProcessMemory{}, fmt.Errorf("the manager is not running")
 	}
-	return ProcessRSS(pid)
+	return ReadProcessMemory(pid)
 }
