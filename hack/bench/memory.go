@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/localenv"
+)
+
+// recordRSS waits the GC window and reports the running manager's memory.
+func (b *bench) recordRSS(ctx context.Context, n int, metric string) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(b.cfg.gcWindow):
+	}
+	mem, err := b.mgr.Memory()
+	if err != nil {
+		return err
+	}
+	samples, err := b.mgr.Metrics(ctx)
+	if err != nil {
+		return err
+	}
+	heap := samples.Sum("go_memstats_heap_inuse_bytes", nil)
+	rss := mem.RSS
+	exe := int64(0)
+	if fi, err := os.Stat(b.bins.Manager); err == nil {
+		exe = fi.Size()
+	}
+	res := Result{
+		Scenario: "4. Manager memory", Metric: fmt.Sprintf("%s=%d", metric, n), Value: mib(rss), Unit: "MiB",
+		Comparison: joinNonEmpty(
+			fmt.Sprintf("anonymous %.0f MiB + file-backed %.0f MiB (pages of the %.0f MiB executable); peak RSS %.0f MiB; Go heap in use %.0f MiB; after a %s idle window",
+				mib(mem.AnonRSS), mib(mem.FileRSS), mib(exe), mib(mem.PeakRSS), heap/(1<<20), b.cfg.gcWindow),
+			b.liveHeap()),
+		Details: map[string]any{"rssBytes": rss, "anonRSSBytes": mem.AnonRSS, "fileRSSBytes": mem.FileRSS, "peakRSSBytes": mem.PeakRSS, "heapInuseBytes": heap, "webhooks": n},
+	}
+	if n >= 10000 {
+		res.Target, res.Met = "<= 150 MiB at 10,000", met(mib(rss) <= 150)
+	}
+	b.report.add(res)
+	return nil
+}
+
+// soakRSS keeps the manager idle for the soak duration after the GC window, sampling its
+// RSS every 30 s: the events recorder keeps every Event it sent for 6 to 12 minutes (client-go
+// tools/events finishSeries), so memory at steady state is only seen after that.
+func (b *bench) soakRSS(ctx context.Context, n int) error {
+	if b.cfg.rssSoak <= 0 {
+		return nil
+	}
+	b.logf("  soaking for %s, sampling RSS every 30 s...", b.cfg.rssSoak)
+	var samples []float64
+	minRSS, anon := 0.0, 0.0
+	end := time.Now().Add(b.cfg.rssSoak)
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(30*time.Second, time.Until(end))):
+		}
+		mem, err := b.mgr.Memory()
+		if err != nil {
+			return err
+		}
+		rss := mib(mem.RSS)
+		samples = append(samples, rss)
+		anon = mib(mem.AnonRSS)
+		if minRSS == 0 || rss < minRSS {
+			minRSS = rss
+		}
+	}
+	last := samples[len(samples)-1]
+	res := Result{
+		Scenario: "4. Manager memory", Metric: fmt.Sprintf("RSS at N=%d after %s idle", n, b.cfg.rssSoak+b.cfg.gcWindow), Value: last, Unit: "MiB",
+		Comparison: joinNonEmpty(fmt.Sprintf("anonymous %.0f MiB at the end; lowest sample %.0f MiB", anon, minRSS), b.liveHeap()),
+		Details:    map[string]any{"samplesMiB": samples, "everySeconds": 30},
+	}
+	if n >= 10000 {
+		res.Target, res.Met = "<= 150 MiB at 10,000", met(last <= 150)
+	}
+	b.report.add(res)
+	return nil
+}
+
+// gcLine matches a GODEBUG=gctrace=1 line: "gc 12 @3.4s 1%: ... 83->86->51 MB, 97 MB goal".
+var gcLine = regexp.MustCompile(`(?m)^gc \d+ @([0-9.]+)s .* (\d+)->(\d+)->(\d+) MB, (\d+) MB goal`)
+
+// liveHeap reports the live heap after the manager's last garbage collection, when it runs
+// with GODEBUG=gctrace=1 (-manager-env); "" otherwise.
+func (b *bench) liveHeap() string {
+	data, err := os.ReadFile(b.mgr.LogPath)
+	if err != nil {
+		return ""
+	}
+	all := gcLine.FindAllSubmatch(data, -1)
+	if len(all) == 0 {
+		return ""
+	}
+	m := all[len(all)-1]
+	at, _ := strconv.ParseFloat(string(m[1]), 64)
+	return fmt.Sprintf("live heap after the last GC (%.0f s after start) %s MB, goal %s MB (gctrace)", at, m[4], m[5])
+}
+
+// rssLarge is the second half of scenario 4: 9 x N more TableauWebhooks on the same site,
+// converged by a manager with the default resync period, then its RSS after a GC window.
+func (b *bench) rssLarge(ctx context.Context) error {
+	n, big := b.cfg.n, b.cfg.rssN
+	if big <= n {
+		b.logf("Scenario 4 at a larger size skipped (rss-n %d <= n %d)", big, n)
+		return nil
+	}
+	start := time.Now()
+	mgr, err := b.startManager(ctx)
+	if err != nil {
+		return err
+	}
+	b.mgr = mgr
+	if err := b.waitReconciled(ctx, n); err != nil {
+		return err
+	}
+	if err := b.waitQuiet(ctx, time.Minute); err != nil {
+		return err
+	}
+	if err := b.sim.ResetStats(ctx); err != nil {
+		return err
+	}
+	more := big - n
+	b.logf("Scenario 4: creating %d more TableauWebhooks (%d in all) and waiting until all are Ready...", more, big)
+	createStart := time.Now()
+	if err := localenv.CreateAll(ctx, b.fast, b.webhookObjects(b.site.Namespace, n, big), b.cfg.createWorkers); err != nil {
+		return err
+	}
+	created := time.Since(createStart)
+	waitCtx, cancel := context.WithTimeout(ctx, b.cfg.convergeTimeout(more))
+	defer cancel()
+	if err := b.tracker.WaitAllReady(waitCtx, big); err != nil {
+		return fmt.Errorf("convergence of %d: %w (manager log %s)", big, err, mgr.LogPath)
+	}
+	wall := b.tracker.LastReadyAt().Sub(createStart)
+	if err := b.waitQuiet(ctx, 2*time.Minute); err != nil {
+		return err
+	}
+	st, err := b.sim.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.checkConsistent(ctx); err != nil {
+		return err
+	}
+	b.report.add(Result{
+		Scenario: "4. Manager memory", Metric: fmt.Sprintf("convergence of %d more (with %d present)", more, n), Value: wall.Seconds(), Unit: "s",
+		Comparison: fmt.Sprintf("Tableau requests per webhook %.3f (%s); creates took %s; floor %d x %s / %d = %s",
+			float64(st.Total)/float64(more), opsSummary(st), seconds(created), more, b.cfg.latency, b.cfg.concurrency,
+			seconds(time.Duration(more)*b.cfg.latency/time.Duration(b.cfg.concurrency))),
+		Details: map[string]any{"wallSeconds": wall.Seconds(), "createSeconds": created.Seconds(), "tableauRequests": st.ByOperation},
+	})
+	b.logf("  %d Ready after %s; idle for the GC window (%s)...", big, wall.Round(time.Second), b.cfg.gcWindow)
+	if err := b.recordRSS(ctx, big, "RSS at N"); err != nil {
+		return err
+	}
+	b.report.Results[len(b.report.Results)-1].Details["scenarioSeconds"] = time.Since(start).Seconds()
+	if err := b.soakRSS(ctx, big); err != nil {
+		return err
+	}
+	if err := b.mgr.Stop(); err != nil {
+		return err
+	}
+	b.mgr = nil
+	return nil
+}
