@@ -161,18 +161,21 @@ func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh *tabl
 	if err := r.checkNameConflict(ctx, wh); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.ensureFinalizer(ctx, wh); err != nil {
-		return ctrl.Result{}, err
-	}
 	desired := tableau.WebhookSpec{Name: wh.TableauName(), Event: wh.Spec.Event, URL: destination, Enabled: wh.WantEnabled()}
 	observed, err := r.observeWebhook(ctx, wh, conn)
 	if err != nil {
 		return ctrl.Result{}, r.connectionLost(site, err)
 	}
 	if observed == nil {
+		// createWebhook adds the finalizer in the same write as the create-pending mark.
 		observed, err = r.createWebhook(ctx, wh, conn, desired)
-	} else if !matches(*observed, desired) {
-		observed, err = r.updateWebhook(ctx, wh, conn, *observed, desired)
+	} else {
+		if err := r.ensureFinalizer(ctx, wh); err != nil {
+			return ctrl.Result{}, err
+		}
+		if !matches(*observed, desired) {
+			observed, err = r.updateWebhook(ctx, wh, conn, *observed, desired)
+		}
 	}
 	if err != nil {
 		return ctrl.Result{}, r.connectionLost(site, err)
@@ -315,7 +318,8 @@ func claimsBefore(a, b *tableauv1.TableauWebhook) bool {
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 }
 
-// ensureFinalizer adds the finalizer before anything is created in Tableau.
+// ensureFinalizer adds the finalizer to a resource whose webhook exists in Tableau (found by
+// ID or adopted); a create adds it together with the create-pending mark.
 func (r *TableauWebhookReconciler) ensureFinalizer(ctx context.Context, wh *tableauv1.TableauWebhook) error {
 	if controllerutil.ContainsFinalizer(wh, webhookFinalizer) {
 		return nil
@@ -385,12 +389,17 @@ func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *table
 // createWebhook creates the webhook, marking the resource create-pending first so that a
 // crash or a lost answer never leads to a second webhook.
 func (r *TableauWebhookReconciler) createWebhook(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, desired tableau.WebhookSpec) (*tableau.Webhook, error) {
-	if wh.Annotations[tableauv1.AnnotationCreatePending] == "" {
+	// One write carries both marks, before anything exists in Tableau: the finalizer (so
+	// that a deletion cleans up) and create-pending (so that a lost answer is recognised).
+	if wh.Annotations[tableauv1.AnnotationCreatePending] == "" || !controllerutil.ContainsFinalizer(wh, webhookFinalizer) {
 		base := wh.DeepCopy()
 		if wh.Annotations == nil {
 			wh.Annotations = map[string]string{}
 		}
-		wh.Annotations[tableauv1.AnnotationCreatePending] = time.Now().UTC().Format(time.RFC3339)
+		if wh.Annotations[tableauv1.AnnotationCreatePending] == "" {
+			wh.Annotations[tableauv1.AnnotationCreatePending] = time.Now().UTC().Format(time.RFC3339)
+		}
+		controllerutil.AddFinalizer(wh, webhookFinalizer)
 		if err := r.Patch(ctx, wh, client.MergeFrom(base)); err != nil {
 			return nil, err
 		}
