@@ -51,6 +51,9 @@ func main() {
 		probeAddr            string
 		enableLeaderElection bool
 		leaderElectionNS     string
+		leaseDuration        time.Duration
+		renewDeadline        time.Duration
+		retryPeriod          time.Duration
 		watchNamespaces      string
 		opts                 controllers.Options
 	)
@@ -65,6 +68,14 @@ func main() {
 		"Enable leader election, so that only one of several replicas reconciles at a time (Lease "+leaderElectionID+").")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
 		"Namespace of the leader election Lease. Empty means the manager's own namespace, which only exists in-cluster: set it to run with --leader-elect elsewhere.")
+	// A crashed leader is replaced after at most the lease duration; shorter values fail over
+	// faster at the price of more Lease writes.
+	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second,
+		"How long a non-leader waits before taking over a Lease whose holder stopped renewing it.")
+	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second,
+		"How long the leader keeps retrying to renew its Lease before it gives up leadership (less than the lease duration).")
+	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second,
+		"How often candidates try to acquire or renew the Lease.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces whose TableauSites, TableauWebhooks and Secrets the manager watches. Empty watches all namespaces.")
 	flag.DurationVar(&opts.ResyncPeriod, "resync-period", 10*time.Minute,
@@ -116,6 +127,9 @@ func main() {
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        leaderElectionID,
 		LeaderElectionNamespace: leaderElectionNS,
+		LeaseDuration:           &leaseDuration,
+		RenewDeadline:           &renewDeadline,
+		RetryPeriod:             &retryPeriod,
 		// The process exits as soon as the manager stops, so releasing the Lease on shutdown is
 		// safe, and it lets another replica take over at once instead of after the lease expires.
 		LeaderElectionReleaseOnCancel: true,

@@ -80,7 +80,7 @@ func TestFlags(t *testing.T) {
 	}
 	for _, flag := range []string{
 		"metrics-bind-address", "metrics-secure", "health-probe-bind-address", "leader-elect",
-		"leader-election-namespace", "watch-namespaces", "resync-period", "tableau-qps", "tableau-burst",
+		"leader-election-namespace", "leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period", "watch-namespaces", "resync-period", "tableau-qps", "tableau-burst",
 		"max-concurrent-reconciles", "tableau-timeout", "zap-devel", "zap-encoder", "zap-log-level",
 		"zap-stacktrace-level", "zap-time-encoding", "kubeconfig",
 	} {
