@@ -234,23 +234,11 @@ func failedRequests(st localenv.SimStats) int {
 
 // testContext ends a little before the test's deadline, so that a hung step fails the test
 // with its own message.
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	deadline, ok := t.Deadline()
-	if !ok {
-		deadline = time.Now().Add(30 * time.Minute)
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-15*time.Second))
-	t.Cleanup(cancel)
-	return ctx
-}
+func testContext(t *testing.T) context.Context { return localenv.TestContext(t, 30*time.Minute) }
 
 // within returns a context that ends after d (or with the test).
 func within(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(testContext(t), d)
-	t.Cleanup(cancel)
-	return ctx
+	return localenv.Within(t, d, 30*time.Minute)
 }
 
 // result logs a figure for the report in a greppable form.

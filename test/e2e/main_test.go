@@ -103,24 +103,12 @@ func showLogOnFailure(t *testing.T, mgr *localenv.Manager) {
 }
 
 // testContext ends a little before the test's deadline, so that a hung step fails the test
-// with its own message instead of the test binary's panic.
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	deadline, ok := t.Deadline()
-	if !ok {
-		deadline = time.Now().Add(10 * time.Minute)
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-15*time.Second))
-	t.Cleanup(cancel)
-	return ctx
-}
+// with its own message.
+func testContext(t *testing.T) context.Context { return localenv.TestContext(t, 10*time.Minute) }
 
 // within returns a context that ends after d (or with the test).
 func within(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(testContext(t), d)
-	t.Cleanup(cancel)
-	return ctx
+	return localenv.Within(t, d, 10*time.Minute)
 }
 
 var (
