@@ -4,11 +4,8 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/localenv"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau/tableautest"
 )
@@ -34,35 +31,12 @@ func TestManagerKilledAndRestarted(t *testing.T) {
 	showLogOnFailure(t, mgr)
 
 	const ns = "crash"
-	site := &tableauv1.TableauSite{
-		ObjectMeta: metav1.ObjectMeta{Name: "marketing", Namespace: ns},
-		Spec: tableauv1.TableauSiteSpec{
-			ServerURL: sim.URL,
-			Site:      "marketing",
-			Credentials: tableauv1.TableauCredentials{PersonalAccessToken: &tableauv1.SecretCredentials{
-				SecretRef: tableauv1.LocalSecretReference{Name: "pat"},
-			}},
-			TLS: &tableauv1.TableauTLS{CABundleSecretRef: &tableauv1.SecretKeySelector{Name: "ca", Key: "ca.crt"}},
-		},
-	}
-	webhook := &tableauv1.TableauWebhook{
-		ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
-		Spec: tableauv1.TableauWebhookSpec{
-			SiteRef:     tableauv1.SiteReference{Name: "marketing"},
-			Event:       "WorkbookCreated",
-			Destination: tableauv1.Destination{URL: "https://hooks.example.com/before"},
-		},
-	}
-	if err := env.Apply(ctx, []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "pat", Namespace: ns},
-			StringData: map[string]string{"tokenName": sim.PATName, "tokenSecret": sim.PATSecret}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "ca", Namespace: ns},
-			StringData: map[string]string{"ca.crt": string(sim.CAPEM)}},
-		site, webhook,
-	}); err != nil {
+	fixture, objs := sim.SiteObjects(ns, "marketing", "marketing")
+	webhook := fixture.Webhook("hook", "WorkbookCreated", "https://hooks.example.com/before")
+	if err := env.Apply(ctx, append(objs, webhook)); err != nil {
 		t.Fatal(err)
 	}
+	site := fixture.Site()
 	waitReady(ctx, t, env, site, webhook)
 	before := simWebhookNamed(ctx, t, sim, ns+"/hook", "https://hooks.example.com/before")
 
