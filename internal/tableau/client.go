@@ -28,6 +28,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"golang.org/x/time/rate"
+
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/redact"
 )
 
 // Defaults for Config fields left zero. They match the manager's flag defaults (DESIGN 3.6).
@@ -141,19 +144,23 @@ type Client struct {
 	closed  bool
 }
 
+// redactedText stands in for the client's own secrets (PAT secret, password, tokens)
+// wherever they would otherwise be printed or echoed.
+const redactedText = "<redacted>"
+
 // secret is a session token. Its formatting methods keep it out of logs and %v dumps.
 type secret string
 
-func (secret) String() string               { return "<redacted>" }
-func (secret) GoString() string             { return "<redacted>" }
-func (secret) Format(f fmt.State, _ rune)   { _, _ = io.WriteString(f, "<redacted>") }
-func (secret) MarshalLog() any              { return "<redacted>" }
-func (secret) MarshalText() ([]byte, error) { return []byte("<redacted>"), nil }
+func (secret) String() string               { return redactedText }
+func (secret) GoString() string             { return redactedText }
+func (secret) Format(f fmt.State, _ rune)   { _, _ = io.WriteString(f, redactedText) }
+func (secret) MarshalLog() any              { return redactedText }
+func (secret) MarshalText() ([]byte, error) { return []byte(redactedText), nil }
 
 // NewClient validates cfg and returns a client. It makes no network call: the version is
 // discovered and the session opened by the first call that needs them.
 func NewClient(cfg Config) (*Client, error) {
-	base, err := normalizeServerURL(cfg.ServerURL)
+	base, err := NormalizeServerURL(cfg.ServerURL)
 	if err != nil {
 		return nil, fmt.Errorf("tableau: %w", err)
 	}
@@ -192,9 +199,14 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// normalizeServerURL checks the server URL and returns it without a trailing slash.
-// Credentials in the URL are refused: they belong in Credentials, where they are redacted.
-func normalizeServerURL(raw string) (string, error) {
+// NormalizeServerURL checks a Tableau server URL and returns it in one canonical form:
+// scheme and host in lower case, no default port (:443 for https, :80 for http), no trailing
+// slash. Two URLs that name the same server normalise to the same string, so that sessions
+// and per-site caches keyed by it are shared rather than duplicated, e.g.
+// https://Tableau.example.com:443/ and https://tableau.example.com. Credentials in the URL
+// are refused (they belong in Credentials, where they are redacted), and so are a query, a
+// fragment and a trailing /api, which the client adds itself.
+func NormalizeServerURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", errors.New("serverURL is empty")
@@ -218,7 +230,30 @@ func normalizeServerURL(raw string) (string, error) {
 	if strings.HasSuffix(strings.ToLower(path), "/api") {
 		return "", errors.New("serverURL must not end in /api: the client adds /api/<version>")
 	}
-	return scheme + "://" + strings.ToLower(u.Host) + path, nil
+	return scheme + "://" + normalizeHost(scheme, u) + path, nil
+}
+
+// defaultPorts are the ports a URL without one means.
+var defaultPorts = map[string]int{"http": 80, "https": 443}
+
+// normalizeHost lowercases u's host and drops its port when it is the scheme's default
+// (or empty, as in "host:"). Only the port suffix is touched, so IPv6 literals keep their
+// brackets and zones their escaping.
+func normalizeHost(scheme string, u *url.URL) string {
+	host := strings.ToLower(u.Host)
+	port := u.Port()
+	if port == "" {
+		return strings.TrimSuffix(host, ":")
+	}
+	hostname := strings.TrimSuffix(host, ":"+port)
+	n, err := strconv.Atoi(port)
+	switch {
+	case err != nil:
+		return host
+	case n == defaultPorts[scheme]:
+		return hostname
+	}
+	return hostname + ":" + strconv.Itoa(n) // "0443" and "443" are one port
 }
 
 // String identifies the client without its token.
@@ -231,6 +266,16 @@ func (c *Client) String() string {
 
 // Format makes every fmt verb print String: the default struct dump would print the token.
 func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// Closed reports whether the client was closed, by its owner or by the Pool when no owner
+// claims it any more (its owner's credentials or settings changed, the site was deleted,
+// the manager is stopping). A closed client fails every call with ErrClientClosed; a holder
+// that finds its client closed gets the current one from Pool.Get.
+func (c *Client) Closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
 
 // APIVersion is the REST API version in use: the pinned one, or the discovered one ("" until
 // the first discovery).
@@ -333,28 +378,31 @@ func (c *Client) observeSignIn(result string) {
 }
 
 // expect turns a response whose status is not one of ok into an *Error.
-func (c *Client) expect(op string, resp *response, usedToken secret, ok ...int) error {
+func (c *Client) expect(ctx context.Context, op string, resp *response, usedToken secret, ok ...int) error {
 	for _, s := range ok {
 		if resp.status == s {
 			return nil
 		}
 	}
-	return c.apiError(op, resp, usedToken)
+	return c.apiError(ctx, op, resp, usedToken)
 }
 
 // apiError builds the typed error for a failed response. Whatever the server echoes is
-// scrubbed of the credentials' secrets and tokens before it can reach a log or a condition.
-func (c *Client) apiError(op string, resp *response, usedToken secret) *Error {
+// scrubbed, before it is cut to size, of the credentials' secrets, the tokens and the
+// secrets the caller put in ctx (a Secret-sourced destination URL), so that it can reach a
+// log, an Event or a condition. Redacting after truncating would let the part of a secret
+// before the cut survive.
+func (c *Client) apiError(ctx context.Context, op string, resp *response, usedToken secret) *Error {
 	e := &Error{
 		Operation:  op,
 		StatusCode: resp.status,
 		RetryAfter: parseRetryAfter(resp.header.Get("Retry-After"), time.Now()),
 	}
-	redact := c.redactor(usedToken)
+	r := c.redactor(ctx, usedToken)
 	if ae, ok := decodeError(resp.body); ok {
-		e.Code = truncate(redact(ae.Code), 16)
-		e.Summary = truncate(redact(ae.Summary), maxErrorText)
-		e.Detail = truncate(redact(ae.Detail), maxErrorText)
+		e.Code = truncate(r.Redact(ae.Code), 16)
+		e.Summary = truncate(r.Redact(ae.Summary), maxErrorText)
+		e.Detail = truncate(r.Redact(ae.Detail), maxErrorText)
 		return e
 	}
 	e.Summary = http.StatusText(resp.status)
@@ -363,25 +411,35 @@ func (c *Client) apiError(op string, resp *response, usedToken secret) *Error {
 		if mt == "" {
 			mt = "unknown"
 		}
-		e.Detail = "response body is not a Tableau error (" + truncate(mt, 64) + ")"
+		e.Detail = "response body is not a Tableau error (" + truncate(r.Redact(mt), 64) + ")"
 	}
 	return e
 }
 
-// redactor replaces every secret the client knows with a placeholder.
-func (c *Client) redactor(extra secret) func(string) string {
+// responseError is the *Error for a response the client cannot use (unreadable body, a
+// missing element). Decoder messages may quote the body, so the cause's text is redacted
+// like apiError's; when redaction changed it, the cause is replaced by its redacted text,
+// because keeping the original in the chain would let anyone who unwraps it print the secret.
+func (c *Client) responseError(ctx context.Context, op string, resp *response, err error) *Error {
+	if msg := c.redactor(ctx, "").Redact(err.Error()); msg != err.Error() {
+		err = errors.New(msg)
+	}
+	return &Error{Operation: op, StatusCode: resp.status, Err: err}
+}
+
+// redactor removes every secret the client knows (the credentials' secret, the current
+// token and usedToken, which a concurrent re-sign-in may already have replaced) and every
+// secret the caller registered in ctx with redact.NewContext.
+func (c *Client) redactor(ctx context.Context, usedToken secret) *redact.Redactor {
 	c.mu.Lock()
 	current := c.token
 	c.mu.Unlock()
-	secrets := append(c.cfg.Credentials.secrets(), string(current), string(extra))
-	return func(s string) string {
-		for _, sec := range secrets {
-			if sec != "" {
-				s = strings.ReplaceAll(s, sec, "<redacted>")
-			}
-		}
-		return s
+	secrets := append(c.cfg.Credentials.secrets(), string(current), string(usedToken))
+	pairs := make([]redact.Pair, 0, len(secrets))
+	for _, s := range secrets {
+		pairs = append(pairs, redact.Pair{Secret: s, Display: redactedText})
 	}
+	return redact.FromContext(ctx).With(pairs...)
 }
 
 // truncate cuts s to at most n bytes on a rune boundary.

@@ -70,6 +70,35 @@ func TestNewClientValidatesConfig(t *testing.T) {
 	}
 }
 
+func TestNormalizeServerURL(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"https://tableau.example.com", "https://tableau.example.com"},
+		{"https://Tableau.example.com:443/", "https://tableau.example.com"},
+		{"HTTPS://TABLEAU.EXAMPLE.COM", "https://tableau.example.com"},
+		{"http://tableau.example.com:80/", "http://tableau.example.com"},
+		{"https://tableau.example.com:", "https://tableau.example.com"},
+		{"https://tableau.example.com:0443", "https://tableau.example.com"},
+		// Not the scheme's default: kept.
+		{"https://tableau.example.com:80", "https://tableau.example.com:80"},
+		{"http://tableau.example.com:443", "http://tableau.example.com:443"},
+		{"https://tableau.example.com:8443/", "https://tableau.example.com:8443"},
+		{"https://[::1]:443/", "https://[::1]"},
+		{"https://[::1]:8443", "https://[::1]:8443"},
+		// The path is case-sensitive and kept, without the trailing slash.
+		{"  https://tableau.example.com/Prefix/  ", "https://tableau.example.com/Prefix"},
+	} {
+		got, err := NormalizeServerURL(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("NormalizeServerURL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "tableau.example.com", "ftp://t", "https://u:p@t", "https://t/api", "https://t/?q=1", "https://t/#f", "https://"} {
+		if got, err := NormalizeServerURL(bad); err == nil {
+			t.Errorf("NormalizeServerURL(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
 func TestCredentialsIdentity(t *testing.T) {
 	if got := (Credentials{PATName: "ci", PATSecret: "x"}).Identity(); got != "pat:ci" {
 		t.Errorf("PAT identity = %q", got)

@@ -17,6 +17,8 @@ limitations under the License.
 package tableau
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -39,7 +41,9 @@ type Credentials struct {
 }
 
 // Identity is the non-secret name of the credentials: "pat:<name>" or "user:<name>", or ""
-// when none is set. Sessions are shared and reported by it.
+// when none is set. Logs and messages name credentials by it. It does not identify a
+// credential (two Tableau users may each have a PAT of the same name): sessions are keyed by
+// a fingerprint of name and secret instead.
 func (c Credentials) Identity() string {
 	switch {
 	case c.PATName != "":
@@ -70,15 +74,28 @@ func (c Credentials) validate() error {
 	return nil
 }
 
-// fingerprint identifies the secret so that the Pool notices rotation without keeping a
-// second copy of it.
+// fingerprint identifies the credentials by what proves them, name and secret together, so
+// that the Pool keys sessions by the credential itself: PAT names are chosen per Tableau
+// user, so two teams may hold different tokens of the same name, and keying by name would
+// let one replace the other's session. It is an HMAC under a key drawn at start-up rather
+// than a bare hash, so that even a leaked fingerprint of a weak password cannot be checked
+// against a dictionary offline; fingerprints are compared only within this process. It is
+// never logged or shown: Identity is the name for that.
 func (c Credentials) fingerprint() string {
-	h := sha256.New()
+	h := hmac.New(sha256.New, fingerprintKey)
 	for _, s := range []string{c.PATName, c.PATSecret, c.Username, c.Password} {
+		// Length-prefixed, so that moving bytes between fields changes the fingerprint.
 		_, _ = fmt.Fprintf(h, "%d:%s;", len(s), s)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// fingerprintKey keys fingerprint for the life of the process.
+var fingerprintKey = func() []byte {
+	k := make([]byte, sha256.Size)
+	_, _ = rand.Read(k) // crypto/rand.Read never fails (it crashes the program instead)
+	return k
+}()
 
 // secrets lists the values that must never appear in output.
 func (c Credentials) secrets() []string { return []string{c.PATSecret, c.Password} }

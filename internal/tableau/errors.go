@@ -33,14 +33,16 @@ const MinAPIVersion = "3.9"
 // REST API version is older than MinAPIVersion. Retrying cannot fix it.
 var ErrUnsupportedVersion = errors.New("tableau: REST API version not supported")
 
-// ErrCredentialsInUse is wrapped by Pool.Get when a personal access token is already in use
-// for another site of the same server: a PAT holds one session, so two sites sharing it would
-// sign each other out forever.
+// ErrCredentialsInUse is wrapped by Pool.Get when a personal access token (the same name and
+// secret) is already in use for another site of the same server, or by another owner with
+// other connection settings: a PAT holds one session, so two clients sharing it would sign
+// each other out forever.
 var ErrCredentialsInUse = errors.New("tableau: credentials already in use")
 
 // ErrClientClosed is the cause of an *Error returned by a Client after Close (for example
-// after the Pool dropped it because its credentials rotated). It is transient: fetching the
-// client from the Pool again yields a working one.
+// after the Pool dropped it because no owner claims it any more: its owner's secret rotated
+// or its settings changed). It is transient: fetching the client from the Pool again yields
+// a working one.
 var ErrClientClosed = errors.New("tableau: client closed")
 
 // ErrPoolClosed is returned by Pool.Get after Pool.Close, so that a reconcile racing the
@@ -178,6 +180,10 @@ func IsTransient(err error) bool {
 // IsUnsupportedVersion reports that the server's or the pinned REST API version is older
 // than MinAPIVersion.
 func IsUnsupportedVersion(err error) bool { return errors.Is(err, ErrUnsupportedVersion) }
+
+// IsClientClosed reports a call on a closed Client (see ErrClientClosed): the holder should
+// drop it and get the current client from the Pool.
+func IsClientClosed(err error) bool { return errors.Is(err, ErrClientClosed) }
 
 // IsCredentialsInUse reports that Pool.Get refused to share a personal access token between
 // two sites.

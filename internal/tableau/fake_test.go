@@ -44,6 +44,11 @@ const (
 	testUserID    = "1a96d216-e9b8-497b-a82a-0b899a965e01"
 )
 
+// fakePAT is a personal access token of another Tableau user. PAT names are unique per
+// user only, so its name may equal one in fakeTableau.pats; it is still a separate token
+// with its own session.
+type fakePAT struct{ name, secret string }
+
 type fakeWebhook struct {
 	id, name, event, url string
 	enabled              bool
@@ -73,6 +78,7 @@ type fakeTableau struct {
 	site       string
 	siteID     string
 	pats       map[string]string // name -> secret
+	otherPATs  []fakePAT         // other users' tokens, whose names may repeat those in pats
 	users      map[string]string
 	tokens     map[string]string // valid token -> identity
 	issued     []string
@@ -334,6 +340,13 @@ func (f *fakeTableau) signInLocked(w http.ResponseWriter, r *http.Request, body 
 	switch {
 	case c.PATName != "" && f.pats[c.PATName] == c.PATSecret && c.Name == "":
 		identity = "pat:" + c.PATName
+	case c.PATName != "" && c.Name == "":
+		for i, p := range f.otherPATs {
+			if p.name == c.PATName && p.secret == c.PATSecret {
+				// "pat:" so that, like every PAT, it holds one session at a time.
+				identity = fmt.Sprintf("pat:%s@other-user-%d", p.name, i)
+			}
+		}
 	case c.Name != "" && f.users[c.Name] == c.Password && c.PATName == "":
 		identity = "user:" + c.Name
 	}

@@ -17,11 +17,14 @@ limitations under the License.
 package tableau
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/redact"
 )
 
 // Fuzz targets for everything the client decodes from the network. Seeds are the bodies of
@@ -133,19 +136,23 @@ func FuzzDecodeError(f *testing.F) {
 	addSeeds(f, allSeeds...)
 	f.Add([]byte(`{"error":{"code":404003,"summary":"x","detail":"y"}}`))
 	f.Add([]byte(`<error code="400113"><summary>s</summary><detail>d</detail></error>`))
+	const hookURL = "https://hooks.example.com/services/T0/B0/fuzz-hook-secret"
+	f.Add([]byte(`<error code="400000"><summary>s</summary><detail>bad url ` + hookURL + `</detail></error>`))
+	f.Add([]byte(`{"error":{"code":"400000","summary":"s","detail":"bad url https:\/\/hooks.example.com\/services\/T0\/B0\/fuzz-hook-secret"}}`))
 	c, err := NewClient(Config{ServerURL: "https://t", Credentials: Credentials{PATName: "n", PATSecret: "fuzz-secret"}})
 	if err != nil {
 		f.Fatal(err)
 	}
+	ctx := redact.NewContext(context.Background(), redact.New(redact.Pair{Secret: hookURL, Display: "secretKeyRef:hook/url"}))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ae, ok := decodeError(body)
 		if !ok && ae != (apiError{}) {
 			t.Fatalf("not ok but %+v", ae)
 		}
 		for _, status := range []int{400, 401, 404, 429, 500} {
-			e := c.apiError("ListWebhooks", &response{status: status, header: http.Header{"Retry-After": {string(body)}}, body: body}, "tok")
+			e := c.apiError(ctx, "ListWebhooks", &response{status: status, header: http.Header{"Retry-After": {string(body)}}, body: body}, "tok")
 			msg := e.Error()
-			if strings.Contains(msg, "fuzz-secret") {
+			if strings.Contains(msg, "fuzz-secret") || strings.Contains(msg, "/services/T0/B0/fuzz-hook-secret") {
 				t.Fatalf("secret in %q", msg)
 			}
 			if len(e.Summary) > maxErrorText+len("…") || len(e.Detail) > maxErrorText+len("…") {

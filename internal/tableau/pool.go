@@ -26,14 +26,20 @@ import (
 
 // Pool shares one Client, and so one Tableau session, per credential (DESIGN 2.1, 3.1).
 //
-// Clients are keyed by server and credential identity. A personal access token holds one
-// session, so the same PAT on the same server may serve only one site: a second site gets
+// Clients are keyed by server and by a fingerprint of the credential itself (name and
+// secret), never by its name alone: PAT names are chosen per Tableau user, so two teams may
+// each hold a token of the same name, and each gets its own session. The same PAT (same
+// name and secret) holds one session, so on one server it may serve only one site with one
+// set of connection settings: a second site, or another owner wanting other settings, gets
 // ErrCredentialsInUse instead of the two evicting each other's session forever. Username/
 // password sign-ins may hold several sessions, so they are keyed per site as well.
 //
-// Owners (opaque strings such as a TableauSite's "namespace/name") claim clients; an owner
-// that calls Get again with a changed config moves its claim, and a client is signed out
-// when its last owner releases it. Pool is safe for concurrent use.
+// Owners (opaque strings such as a TableauSite's "namespace/name") claim clients. An owner
+// that calls Get again with a changed config (a rotated secret, another site, other
+// settings) moves its claim; a client is signed out and closed when its last owner leaves
+// it. A client is never reconfigured or swapped inside its entry, so a *Client is one
+// generation of a session: its holder learns that it was superseded from Client.Closed or
+// IsClientClosed and gets the current one from Get. Pool is safe for concurrent use.
 type Pool struct {
 	mu      sync.Mutex
 	closed  bool
@@ -41,12 +47,14 @@ type Pool struct {
 	owners  map[string]*poolEntry // owner -> the entry it claims
 }
 
+// poolEntry is one session: a client and the owners that claim it. Its key holds a
+// credential fingerprint, so the key is never logged; identity names it in messages.
 type poolEntry struct {
 	key      string
 	server   string
 	site     string
 	identity string
-	secretFP string
+	secretFP string // the credential's fingerprint, also part of key; never logged
 	settings string
 	client   *Client
 	owners   map[string]struct{}
@@ -58,13 +66,20 @@ func NewPool() *Pool {
 }
 
 // Get returns the shared Client for cfg's server, site and credentials on behalf of owner,
-// creating it if needed (no network call). It fails with ErrCredentialsInUse when the PAT
-// is already used for another site of the server, or by another owner with different
-// connection settings (API version, rate limits, timeout, HTTPClientKey). When the secret
-// for an identity changed (rotation) the old client is signed out and closed and a new one
-// takes its place for every owner.
+// creating it if needed (no network call). Owners with the same credentials (name and
+// secret), site and settings share one client.
+//
+// It fails with ErrCredentialsInUse when the PAT is already used for another site of the
+// server, or by another owner with different connection settings (API version, rate limits,
+// timeout, HTTPClientKey). A PAT of the same name with another secret is another credential
+// and gets its own client, leaving the first owner's untouched.
+//
+// When owner's own config changed (its secret rotated, or it moved to another site or other
+// settings) its claim moves to the client for the new config, and the old client is signed
+// out and closed, before Get returns, if no other owner claims it. Other owners keep the old
+// client until they call Get with the new config themselves.
 func (p *Pool) Get(ctx context.Context, owner string, cfg Config) (*Client, error) {
-	server, err := normalizeServerURL(cfg.ServerURL)
+	server, err := NormalizeServerURL(cfg.ServerURL)
 	if err != nil {
 		return nil, fmt.Errorf("tableau: %w", err)
 	}
@@ -79,6 +94,16 @@ func (p *Pool) Get(ctx context.Context, owner string, cfg Config) (*Client, erro
 	return client, err
 }
 
+// sessionKey is what decides which configs share a session: the server, the credential's
+// fingerprint, and for username/password (which may hold several sessions) the site.
+func sessionKey(server, fingerprint string, cfg Config) string {
+	key := server + "\x00" + fingerprint
+	if !cfg.Credentials.isPAT() {
+		key += "\x00" + cfg.Site
+	}
+	return key
+}
+
 func (p *Pool) get(owner, server string, cfg Config) (*Client, []*Client, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -86,56 +111,45 @@ func (p *Pool) get(owner, server string, cfg Config) (*Client, []*Client, error)
 		return nil, nil, ErrPoolClosed
 	}
 	identity := cfg.Credentials.Identity()
-	key := server + "\x00" + identity
-	if !cfg.Credentials.isPAT() {
-		key += "\x00" + cfg.Site
-	}
 	fp := cfg.Credentials.fingerprint()
+	key := sessionKey(server, fp, cfg)
 	settings := settingsKey(cfg)
 
 	var dropped []*Client
 	// The owner's previous claim goes whenever it now wants something else, even if this
 	// Get fails: it no longer uses that client.
 	if prev := p.owners[owner]; prev != nil && (prev.key != key || prev.site != cfg.Site || prev.settings != settings) {
+		if prev.secretFP != fp && prev.identity == identity {
+			prev.client.log.V(1).Info("Credentials changed; leaving the shared Tableau session", "owner", owner, "remainingOwners", len(prev.owners)-1)
+		}
 		dropped = append(dropped, p.unclaim(owner, prev)...)
 	}
 
-	e := p.entries[key]
-	if e != nil {
-		_, mine := e.owners[owner]
-		others := len(e.owners)
-		if mine {
-			others--
-		}
+	if e := p.entries[key]; e != nil {
+		// An entry that does not match cfg has other owners (the owner's own claim on it was
+		// dropped above, and an entry nobody claims is removed), so it is never reconfigured
+		// under them: the caller is refused instead.
 		switch {
-		case e.site != cfg.Site && others > 0:
+		case e.site != cfg.Site:
 			return nil, dropped, fmt.Errorf("%w: %s on %s already serves site %q (for %s); a personal access token holds one session, so use a separate token per site",
 				ErrCredentialsInUse, identity, server, e.site, ownerList(e.owners, owner))
-		case e.settings != settings && e.secretFP == fp && others > 0:
+		case e.settings != settings:
 			return nil, dropped, fmt.Errorf("%w: %s on %s is already used by %s with different connection settings",
 				ErrCredentialsInUse, identity, server, ownerList(e.owners, owner))
-		case e.site != cfg.Site || e.settings != settings || e.secretFP != fp:
-			// Rotated secret, or the only owner changed its config: replace the client and
-			// keep the claims, so that Release still ends the new session.
-			c, err := NewClient(cfg)
-			if err != nil {
-				return nil, dropped, err
-			}
-			c.log.V(1).Info("Replacing the shared Tableau client", "rotated", e.secretFP != fp)
-			dropped = append(dropped, e.client)
-			e.client, e.site, e.secretFP, e.settings = c, cfg.Site, fp, settings
 		}
-	} else {
-		c, err := NewClient(cfg)
-		if err != nil {
-			return nil, dropped, err
-		}
-		e = &poolEntry{key: key, server: server, site: cfg.Site, identity: identity, secretFP: fp, settings: settings, client: c, owners: map[string]struct{}{}}
-		p.entries[key] = e
+		e.owners[owner] = struct{}{}
+		p.owners[owner] = e
+		return e.client, dropped, nil
 	}
-	e.owners[owner] = struct{}{}
+
+	c, err := NewClient(cfg)
+	if err != nil {
+		return nil, dropped, err
+	}
+	e := &poolEntry{key: key, server: server, site: cfg.Site, identity: identity, secretFP: fp, settings: settings, client: c, owners: map[string]struct{}{owner: {}}}
+	p.entries[key] = e
 	p.owners[owner] = e
-	return e.client, dropped, nil
+	return c, dropped, nil
 }
 
 // unclaim drops owner's claim on e and returns e's client if nobody claims it any more.

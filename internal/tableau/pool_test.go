@@ -125,11 +125,78 @@ func TestPoolOwnerMovesToAnotherSite(t *testing.T) {
 	if f.count("SignOut") != 1 {
 		t.Errorf("old session signed out %d times, want 1", f.count("SignOut"))
 	}
-	if _, err := old.ListWebhooks(ctx); !errors.Is(err, ErrClientClosed) {
+	if _, err := old.ListWebhooks(ctx); !errors.Is(err, ErrClientClosed) || !old.Closed() {
 		t.Errorf("old client still usable: %v", err)
 	}
 }
 
+// TestPoolSamePATNameOtherSecret is the tenant-isolation case: PAT names are unique per
+// Tableau user only, so another team's token may have the same name. It is another
+// credential: it gets its own client, and the first team's client keeps working.
+func TestPoolSamePATNameOtherSecret(t *testing.T) {
+	f := newFake(t)
+	const otherSecret = "other-team-s3cret-9876543210"
+	f.otherPATs = []fakePAT{{name: testPATName, secret: otherSecret}}
+	p := NewPool()
+	ctx := context.Background()
+	first := f.config()
+	second := f.config()
+	second.Credentials.PATSecret = otherSecret
+
+	a, err := p.Get(ctx, "team-a/site", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ListWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Get(ctx, "team-b/site", second)
+	if err != nil {
+		t.Fatalf("a PAT of the same name with another secret: %v", err)
+	}
+	if b == a {
+		t.Fatal("two different tokens of the same name share one client")
+	}
+	if a.Closed() {
+		t.Fatal("the second team's Get closed the first team's client")
+	}
+	for i, c := range []*Client{b, a, b} {
+		if _, err := c.ListWebhooks(ctx); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if n := f.count("SignOut"); n != 0 {
+		t.Errorf("%d sign-outs: a session was ended", n)
+	}
+	if n := f.count("SignIn"); n != 2 {
+		t.Errorf("%d sign-ins, want 2 (one per token, none replacing the other)", n)
+	}
+	if again, err := p.Get(ctx, "team-a/site", first); err != nil || again != a {
+		t.Errorf("first team's next Get = %p, %v; want its unchanged client", again, err)
+	}
+}
+
+// TestPoolSamePATNameOtherSiteIsNotInUse: the one-site-per-PAT rule is about one token, so
+// another user's token of the same name is free to serve another site.
+func TestPoolSamePATNameOtherSiteIsNotInUse(t *testing.T) {
+	f := newFake(t)
+	p := NewPool()
+	ctx := context.Background()
+	marketing := f.config()
+	finance := f.config()
+	finance.Site = "finance"
+	finance.Credentials.PATSecret = "other-team-s3cret-9876543210"
+	if _, err := p.Get(ctx, "team-a/marketing", marketing); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Get(ctx, "team-b/finance", finance); err != nil {
+		t.Errorf("another token of the same name for another site: %v", err)
+	}
+}
+
+// TestPoolRotation: an owner whose secret changed moves to a new client; owners that still
+// present the old secret keep the old client until they present the new one, and the old
+// session ends with its last owner.
 func TestPoolRotation(t *testing.T) {
 	f := newFake(t)
 	p := NewPool()
@@ -150,29 +217,36 @@ func TestPoolRotation(t *testing.T) {
 	f.mu.Lock()
 	f.pats[testPATName] = "rotated-secret"
 	f.mu.Unlock()
-	cfg.Credentials.PATSecret = "rotated-secret"
-	fresh, err := p.Get(ctx, "bi/a", cfg)
+	rotated := cfg
+	rotated.Credentials.PATSecret = "rotated-secret"
+	fresh, err := p.Get(ctx, "bi/a", rotated)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fresh == old {
 		t.Fatal("rotation kept the client with the old secret")
 	}
-	if f.count("SignOut") != 1 {
-		t.Errorf("old session signed out %d times, want 1", f.count("SignOut"))
+	if old.Closed() || f.count("SignOut") != 0 {
+		t.Errorf("old client closed=%v, sign-outs=%d while bi/b still claims it", old.Closed(), f.count("SignOut"))
 	}
 	if _, err := fresh.ListWebhooks(ctx); err != nil {
 		t.Fatalf("new client: %v", err)
 	}
-	// The other owner's stale client fails transiently instead of signing in with the old
-	// secret, and its next Get returns the new client.
-	if _, err := old.ListWebhooks(ctx); !errors.Is(err, ErrClientClosed) || !IsTransient(err) {
-		t.Errorf("stale client = %v", err)
+	if b, err := p.Get(ctx, "bi/b", cfg); err != nil || b != old {
+		t.Errorf("bi/b, still on the old secret = %p, %v; want the old client", b, err)
 	}
-	if b, err := p.Get(ctx, "bi/b", cfg); err != nil || b != fresh {
-		t.Errorf("other owner after rotation = %p, %v; want the new client", b, err)
+
+	b, err := p.Get(ctx, "bi/b", rotated)
+	if err != nil || b != fresh {
+		t.Fatalf("bi/b with the new secret = %p, %v; want the new client", b, err)
 	}
-	// Both owners still hold claims: releasing one keeps the session.
+	if !old.Closed() || f.count("SignOut") != 1 {
+		t.Errorf("after its last owner left: closed=%v, sign-outs=%d; want closed, 1", old.Closed(), f.count("SignOut"))
+	}
+	if _, err := old.ListWebhooks(ctx); !IsClientClosed(err) || !IsTransient(err) {
+		t.Errorf("stale client = %v, want transient IsClientClosed", err)
+	}
+	// Both owners claim the new client: releasing one keeps the session.
 	p.Release(ctx, "bi/a")
 	if f.count("SignOut") != 1 {
 		t.Error("released a session another owner still uses")
@@ -182,6 +256,52 @@ func TestPoolRotation(t *testing.T) {
 		t.Errorf("sign-outs = %d after the last owner released, want 2", f.count("SignOut"))
 	}
 	p.Release(ctx, "bi/b") // idempotent
+}
+
+// TestPoolSoleOwnerRotation: the old session ends before Get returns the new client, so the
+// two never race for the PAT's one session.
+func TestPoolSoleOwnerRotation(t *testing.T) {
+	f := newFake(t)
+	p := NewPool()
+	ctx := context.Background()
+	cfg := f.config()
+	old, err := p.Get(ctx, "bi/a", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.SignIn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.pats[testPATName] = "rotated-secret"
+	f.mu.Unlock()
+	cfg.Credentials.PATSecret = "rotated-secret"
+	fresh, err := p.Get(ctx, "bi/a", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !old.Closed() || f.count("SignOut") != 1 {
+		t.Errorf("old client closed=%v, sign-outs=%d; want closed and signed out", old.Closed(), f.count("SignOut"))
+	}
+	if _, err := fresh.ListWebhooks(ctx); err != nil {
+		t.Errorf("new client: %v", err)
+	}
+}
+
+// TestPoolKeysByNormalizedServer: spellings of one server share the session.
+func TestPoolKeysByNormalizedServer(t *testing.T) {
+	p := NewPool()
+	ctx := context.Background()
+	cfg := Config{ServerURL: "https://tableau.example.com", Site: "s", Credentials: Credentials{PATName: "n", PATSecret: "s"}}
+	a, err := p.Get(ctx, "a", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ServerURL = "https://Tableau.example.com:443/"
+	b, err := p.Get(ctx, "b", cfg)
+	if err != nil || b != a {
+		t.Errorf("same server spelt differently = %p, %v; want the shared client", b, err)
+	}
 }
 
 func TestPoolSettingsChange(t *testing.T) {

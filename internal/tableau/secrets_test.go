@@ -23,12 +23,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr/funcr"
+
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/redact"
 )
 
 // logCapture is a logr sink at the highest verbosity that keeps every line.
@@ -180,4 +184,106 @@ func TestFormattingHidesSecrets(t *testing.T) {
 	if !strings.Contains(out.String(), "pat:"+testPATName) {
 		t.Errorf("the identity is not printed either:\n%s", out.String())
 	}
+}
+
+// hookURL is a Secret-sourced destination, as a TableauWebhook's urlFrom would supply it; its
+// secret part is the path. The query makes XML and JSON escaping change it.
+const (
+	hookURL     = "https://hooks.slack.com/services/T0001/B0001/s3cretHookPart?thread=a&b=1"
+	hookSecret  = "s3cretHookPart" // what must not survive in any form
+	hookDisplay = "secretKeyRef:slack/url"
+)
+
+func hookContext() context.Context {
+	return redact.NewContext(context.Background(), redact.New(redact.Pair{Secret: hookURL, Display: hookDisplay}))
+}
+
+// TestErrorRedactsDestinationFromContext: Tableau's error detail may quote the destination
+// URL in whatever form its stack wrote it; the secret the caller put in the context is gone
+// from the error in every one.
+func TestErrorRedactsDestinationFromContext(t *testing.T) {
+	jsonEscaped := strings.ReplaceAll(mustJSON(t, hookURL), "/", `\/`)
+	for _, tc := range []struct{ name, detail string }{
+		{"raw", "Invalid destination " + hookURL},
+		{"JSON-escaped", `upstream said {"url":"` + jsonEscaped + `"}`},
+		{"percent-encoded", "GET /check?url=" + url.QueryEscape(hookURL) + " failed"},
+		{"percent-encoded, lower-case hex", "GET /check?url=" + lowerHexRE.ReplaceAllStringFunc(url.QueryEscape(hookURL), strings.ToLower)},
+		{"XML-escaped", "<destination url=\"" + esc(hookURL) + "\"/>"},
+		{"without scheme", "cannot reach hooks.slack.com/services/T0001/B0001/s3cretHookPart?thread=a&b=1"},
+		{"path only", "404 for /services/T0001/B0001/s3cretHookPart?thread=a&b=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			c := mustClient(t, f.config())
+			// esc: the detail travels XML-escaped, so the client decodes exactly tc.detail.
+			f.fault("CreateWebhook", canned{status: 400, body: `<error code="400000"><summary>Bad Request</summary><detail>` + esc(tc.detail) + `</detail></error>`})
+			_, err := c.CreateWebhook(hookContext(), WebhookSpec{Name: "n", Event: "WorkbookCreated", URL: hookURL})
+			e, ok := asError(err)
+			if !ok || e.StatusCode != 400 {
+				t.Fatalf("err = %v, want the HTTP 400", err)
+			}
+			if strings.Contains(err.Error(), hookSecret) {
+				t.Errorf("destination secret survives: %q", err)
+			}
+			if !strings.Contains(e.Detail, hookDisplay) {
+				t.Errorf("detail %q does not show %s in the secret's place", e.Detail, hookDisplay)
+			}
+		})
+	}
+}
+
+// TestErrorRedactsBeforeTruncating puts the destination URL across the maxErrorText cut:
+// truncating first would keep the URL's start, which no longer matches as a whole.
+func TestErrorRedactsBeforeTruncating(t *testing.T) {
+	// The cut falls inside the path, after "/services/T0001/B0001/s3cret".
+	cutAt := strings.Index(hookURL, hookSecret) + len("s3cret")
+	detail := strings.Repeat("x", maxErrorText-cutAt) + hookURL + " end"
+	f := newFake(t)
+	c := mustClient(t, f.config())
+	f.fault("ListWebhooks", canned{status: 500, body: `<error code="500000"><summary>Internal Server Error</summary><detail>` + esc(detail) + `</detail></error>`})
+	_, err := c.ListWebhooks(hookContext())
+	e, ok := asError(err)
+	if !ok {
+		t.Fatalf("err = %v", err)
+	}
+	if len(e.Detail) > maxErrorText+len("…") {
+		t.Errorf("detail is %d bytes, longer than maxErrorText", len(e.Detail))
+	}
+	// No byte of the URL may remain beyond the display text: not its host, not its path.
+	for _, part := range []string{"https:", "hooks.slack", "/services", "T0001", "s3cret"} {
+		if strings.Contains(err.Error(), part) {
+			t.Errorf("%q of the destination survives truncation: ...%q", part, e.Detail[max(0, len(e.Detail)-80):])
+		}
+	}
+}
+
+// TestUndecodableResponseIsRedacted: encoding/xml quotes names from the body in its syntax
+// errors ("invalid character entity &<name>"), and a PAT secret is a valid XML name, so a
+// decoder message goes through the same redaction as Tableau's error texts.
+func TestUndecodableResponseIsRedacted(t *testing.T) {
+	f := newFake(t)
+	c := mustClient(t, f.config())
+	f.fault("GetWebhook", canned{status: 200, body: `<tsResponse><webhook>&` + testPATSecret + `</webhook></tsResponse>`})
+	_, err := c.GetWebhook(context.Background(), "id")
+	if err == nil {
+		t.Fatal("malformed body accepted")
+	}
+	if strings.Contains(err.Error(), testPATSecret) {
+		t.Errorf("PAT secret in %q", err)
+	}
+	if !strings.Contains(err.Error(), "&"+redactedText) {
+		t.Errorf("error %q does not show where the secret was: the check proves nothing", err)
+	}
+}
+
+// lowerHexRE finds percent-escapes, for rewriting them in lower-case hex as some stacks do.
+var lowerHexRE = regexp.MustCompile(`%[0-9A-F]{2}`)
+
+func mustJSON(t *testing.T, s string) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b[1 : len(b)-1])
 }

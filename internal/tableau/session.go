@@ -73,12 +73,12 @@ func (c *Client) getServerInfo(ctx context.Context, base, version string) (Serve
 	if err != nil {
 		return ServerInfo{}, err
 	}
-	if err := c.expect(op, resp, "", http.StatusOK); err != nil {
+	if err := c.expect(ctx, op, resp, "", http.StatusOK); err != nil {
 		return ServerInfo{}, err
 	}
 	info, err := decodeServerInfo(resp.body)
 	if err != nil {
-		return ServerInfo{}, &Error{Operation: op, StatusCode: resp.status, Err: err}
+		return ServerInfo{}, c.responseError(ctx, op, resp, err)
 	}
 	return info, nil
 }
@@ -197,13 +197,13 @@ func (c *Client) signIn(ctx context.Context) (signInResult, error) {
 			next, nextBase, err := redirectTarget(target, resp.header.Get("Location"))
 			if err != nil {
 				c.observeSignIn("error")
-				return signInResult{}, &Error{Operation: op, StatusCode: resp.status, Err: err}
+				return signInResult{}, c.responseError(ctx, op, resp, err)
 			}
 			c.log.V(1).Info("Tableau redirected sign-in", "to", nextBase)
 			target, base = next, nextBase
 			continue
 		}
-		if err := c.expect(op, resp, "", http.StatusOK); err != nil {
+		if err := c.expect(ctx, op, resp, "", http.StatusOK); err != nil {
 			if resp.status == http.StatusUnauthorized {
 				c.observeSignIn("failure")
 			} else {
@@ -214,7 +214,7 @@ func (c *Client) signIn(ctx context.Context) (signInResult, error) {
 		res, err := decodeSignIn(resp.body)
 		if err != nil {
 			c.observeSignIn("error")
-			return signInResult{}, &Error{Operation: op, StatusCode: resp.status, Err: err}
+			return signInResult{}, c.responseError(ctx, op, resp, err)
 		}
 		c.mu.Lock()
 		c.base = base
@@ -293,7 +293,7 @@ func (c *Client) SignOut(ctx context.Context) error {
 	if resp.status == http.StatusUnauthorized {
 		return nil
 	}
-	if err := c.expect(op, resp, tok, http.StatusNoContent, http.StatusOK); err != nil {
+	if err := c.expect(ctx, op, resp, tok, http.StatusNoContent, http.StatusOK); err != nil {
 		return err
 	}
 	c.log.V(1).Info("Signed out of Tableau")

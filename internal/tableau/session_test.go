@@ -213,14 +213,20 @@ func TestClosedClientRefusesCalls(t *testing.T) {
 	if _, err := c.SignIn(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if c.Closed() {
+		t.Fatal("Closed before Close")
+	}
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if !c.Closed() {
+		t.Error("not Closed after Close")
 	}
 	if f.count("SignOut") != 1 {
 		t.Errorf("Close signed out %d times", f.count("SignOut"))
 	}
 	_, err := c.ListWebhooks(ctx)
-	if !errors.Is(err, ErrClientClosed) || !IsTransient(err) {
+	if !errors.Is(err, ErrClientClosed) || !IsClientClosed(err) || !IsTransient(err) {
 		t.Errorf("ListWebhooks after Close = %v, want transient ErrClientClosed", err)
 	}
 	if _, err := c.SignIn(ctx); !errors.Is(err, ErrClientClosed) {

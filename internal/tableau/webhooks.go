@@ -134,7 +134,7 @@ func (c *Client) listPage(ctx context.Context, query url.Values) (webhookPage, e
 	}
 	page, err := decodeWebhookList(resp.body)
 	if err != nil {
-		return webhookPage{}, &Error{Operation: op, StatusCode: resp.status, Err: err}
+		return webhookPage{}, c.responseError(ctx, op, resp, err)
 	}
 	return page, nil
 }
@@ -151,7 +151,7 @@ func (c *Client) GetWebhook(ctx context.Context, id string) (Webhook, error) {
 	}
 	w, err := decodeWebhook(resp.body)
 	if err != nil {
-		return Webhook{}, &Error{Operation: op, StatusCode: resp.status, Err: err}
+		return Webhook{}, c.responseError(ctx, op, resp, err)
 	}
 	return w, nil
 }
@@ -180,7 +180,7 @@ func (c *Client) CreateWebhook(ctx context.Context, spec WebhookSpec) (Webhook, 
 	if err == nil {
 		err = errors.New("decode response: webhook without an id")
 	}
-	return Webhook{}, &Error{Operation: op, StatusCode: resp.status, Err: err}
+	return Webhook{}, c.responseError(ctx, op, resp, err)
 }
 
 // UpdateWebhook replaces the webhook's name, event, destination and enabled state. Tableau
@@ -201,7 +201,7 @@ func (c *Client) UpdateWebhook(ctx context.Context, id string, spec WebhookSpec)
 	}
 	w, err := decodeWebhook(resp.body)
 	if err != nil {
-		c.log.V(1).Info("Update Webhook response unreadable; assuming the spec was applied", "webhookID", id, "error", err.Error())
+		c.log.V(1).Info("Update Webhook response unreadable; assuming the spec was applied", "webhookID", id, "error", c.redactor(ctx, "").Redact(err.Error()))
 		return specWebhook(id, spec), nil
 	}
 	if w.ID == "" {
@@ -223,7 +223,7 @@ func (c *Client) TestWebhook(ctx context.Context, id string) (TestResult, error)
 	}
 	r, err := decodeTestResult(resp.body)
 	if err != nil {
-		return TestResult{}, &Error{Operation: op, StatusCode: resp.status, Err: err}
+		return TestResult{}, c.responseError(ctx, op, resp, err)
 	}
 	if r.WebhookID == "" {
 		r.WebhookID = id
@@ -265,7 +265,7 @@ func (c *Client) siteCall(ctx context.Context, op, method, suffix string, query 
 			return nil, err
 		}
 	}
-	if err := c.expect(op, resp, tok, ok...); err != nil {
+	if err := c.expect(ctx, op, resp, tok, ok...); err != nil {
 		return nil, err
 	}
 	return resp, nil
