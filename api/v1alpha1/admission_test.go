@@ -271,6 +271,21 @@ func TestAdmissionRejects(t *testing.T) {
 			want:  `spec.webhookNamespaces.from: Unsupported value: "Some": supported values: "Same", "All", "Selector"`,
 		},
 		{
+			name: "adoption selector with from: All", manifest: validSite,
+			patch: `{"spec":{"adoption":{"from":"All","selector":{"matchLabels":{"team":"data"}}}}}`,
+			want:  `adoption.selector is required with from: Selector and allowed only with it`,
+		},
+		{
+			name: "adoption from: Selector without selector", manifest: validSite,
+			patch: `{"spec":{"adoption":{"from":"Selector"}}}`,
+			want:  `adoption.selector is required with from: Selector and allowed only with it`,
+		},
+		{
+			name: "bad adoption.from", manifest: validSite,
+			patch: `{"spec":{"adoption":{"from":"Everyone"}}}`,
+			want:  `spec.adoption.from: Unsupported value: "Everyone": supported values: "Same", "All", "Selector", "None"`,
+		},
+		{
 			name: "serverURL ftp on update", manifest: validSite,
 			update: `{"spec":{"serverURL":"ftp://tableau.example.com"}}`,
 			want:   `serverURL must be an absolute http or https URL`,
@@ -332,6 +347,10 @@ func TestAdmissionAccepts(t *testing.T) {
 		{"from All", validSite, `{"spec":{"webhookNamespaces":{"from":"All"}}}`},
 		{"from Selector", validSite, `{"spec":{"webhookNamespaces":{"from":"Selector","selector":{"matchExpressions":[{"key":"team","operator":"In","values":["data","bi"]}]}}}}`},
 		{"webhookNamespaces empty", validSite, `{"spec":{"webhookNamespaces":{}}}`},
+		{"adoption from None", validSite, `{"spec":{"adoption":{"from":"None"}}}`},
+		{"adoption from All", validSite, `{"spec":{"adoption":{"from":"All"}}}`},
+		{"adoption from Selector", validSite, `{"spec":{"adoption":{"from":"Selector","selector":{"matchLabels":{"team":"data"}}}}}`},
+		{"adoption empty", validSite, `{"spec":{"adoption":{}}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -42,6 +42,15 @@ type TableauSiteSpec struct {
 	// When omitted, only TableauWebhooks in the TableauSite's own namespace may.
 	// +optional
 	WebhookNamespaces *WebhookNamespaces `json:"webhookNamespaces,omitempty"`
+
+	// Adoption says from which namespaces a TableauWebhook with adoptionPolicy: Adopt may take
+	// over a webhook that already exists on the site and that the operator did not create (made
+	// by hand, by another tool, or left by a resource deleted with deletionPolicy: Orphan).
+	// An adopted webhook is then deleted from Tableau with its TableauWebhook, so this is the
+	// site owner's decision. When omitted, only TableauWebhooks in the TableauSite's own
+	// namespace may adopt. A namespace must also be admitted by webhookNamespaces.
+	// +optional
+	Adoption *WebhookAdoption `json:"adoption,omitempty"`
 }
 
 // TableauCredentials selects how the operator signs in. Exactly one field is set.
@@ -131,6 +140,35 @@ type WebhookNamespaces struct {
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 
+// AdoptionFrom says which namespaces may adopt webhooks the operator did not create.
+// +kubebuilder:validation:Enum=Same;All;Selector;None
+type AdoptionFrom string
+
+const (
+	// AdoptionFromSame lets only the TableauSite's own namespace adopt.
+	AdoptionFromSame AdoptionFrom = "Same"
+	// AdoptionFromAll lets every admitted namespace adopt.
+	AdoptionFromAll AdoptionFrom = "All"
+	// AdoptionFromSelector lets the admitted namespaces whose labels match the selector adopt.
+	AdoptionFromSelector AdoptionFrom = "Selector"
+	// AdoptionFromNone lets no namespace adopt.
+	AdoptionFromNone AdoptionFrom = "None"
+)
+
+// WebhookAdoption says from which namespaces TableauWebhooks may adopt webhooks on a site.
+// +kubebuilder:validation:XValidation:rule="has(self.selector) == (has(self.from) && self.from == 'Selector')",message="adoption.selector is required with from: Selector and allowed only with it"
+type WebhookAdoption struct {
+	// From is Same (only this TableauSite's namespace, the default), All (every namespace that
+	// webhookNamespaces admits), Selector (the admitted namespaces whose labels match
+	// selector) or None (no namespace: adoptionPolicy: Adopt is refused everywhere).
+	// +optional
+	From AdoptionFrom `json:"from,omitempty"`
+
+	// Selector selects namespaces by label; used only with from: Selector.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
 // TableauSiteStatus is what the operator observed of the site.
 type TableauSiteStatus struct {
 	// ObservedGeneration is the generation of the spec that this status describes.
@@ -206,4 +244,12 @@ func (s *TableauSite) AdmittedFrom() NamespacesFrom {
 		return NamespacesFromSame
 	}
 	return s.Spec.WebhookNamespaces.From
+}
+
+// AdoptionFrom returns which namespaces may adopt webhooks, applying the default (Same).
+func (s *TableauSite) AdoptionFrom() AdoptionFrom {
+	if s.Spec.Adoption == nil || s.Spec.Adoption.From == "" {
+		return AdoptionFromSame
+	}
+	return s.Spec.Adoption.From
 }

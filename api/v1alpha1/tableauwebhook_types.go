@@ -42,7 +42,9 @@ type TableauWebhookSpec struct {
 
 	// AdoptionPolicy says what to do when Tableau already has a webhook of the same name that
 	// this resource did not create: Refuse (the default) reports AlreadyExists, Adopt takes it
-	// over and makes it match this spec.
+	// over and makes it match this spec, if the TableauSite's spec.adoption lets this namespace
+	// adopt (by default only the site's own namespace may). A webhook that another
+	// TableauWebhook manages is never adopted.
 	// +optional
 	AdoptionPolicy AdoptionPolicy `json:"adoptionPolicy,omitempty"`
 

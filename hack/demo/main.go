@@ -55,13 +55,13 @@ const caSecretName = "tableau-sim-ca"
 // triggerResource is the resource name in the demo's event.
 const triggerResource = "Quarterly Sales"
 
-// terminalReasons are the Ready reasons that waiting does not fix (DESIGN.md 2.3): the demo
-// reports them at once instead of waiting for its timeout.
-var terminalReasons = []string{
-	tableauv1.ReasonSiteNotAllowed, tableauv1.ReasonAlreadyExists, tableauv1.ReasonNameConflict,
-	tableauv1.ReasonRejected, tableauv1.ReasonAuthenticationFailed, tableauv1.ReasonUnsupportedVersion,
-	tableauv1.ReasonCredentialsInUse, tableauv1.ReasonInvalidSpec,
-}
+// terminalReasons are the Ready reasons that waiting does not fix (DESIGN.md 2.3), as the
+// reason tables of api/v1alpha1 define them: the demo reports them at once instead of waiting
+// for its timeout. WaitReady matches a reason whatever the object's kind, hence one list.
+var terminalReasons = slices.Concat(
+	tableauv1.TerminalReasons(tableauv1.WebhookReadyReasons),
+	tableauv1.TerminalReasons(tableauv1.SiteReadyReasons),
+)
 
 type options struct {
 	root, managerBin, simBin, k8sBin, samples string

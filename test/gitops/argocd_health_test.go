@@ -176,8 +176,9 @@ func TestArgoCDHealthChecks(t *testing.T) {
 }
 
 // TestArgoCDHealthTestCoverage keeps health_test.yaml honest: every testdata file is a case,
-// and the cases cover Healthy, the Progressing shapes, every terminal reason as Degraded and,
-// for TableauWebhook, Suspended.
+// and the cases cover the Progressing shapes, every Ready reason of the kind's table in
+// api/v1alpha1/reasons.go with the health it maps to (Healthy, Degraded for the terminal
+// ones, Progressing) and, for TableauWebhook, Suspended.
 func TestArgoCDHealthTestCoverage(t *testing.T) {
 	type want struct {
 		status string
@@ -195,29 +196,16 @@ func TestArgoCDHealthTestCoverage(t *testing.T) {
 	}
 	required := map[string][]want{
 		"TableauWebhook": append([]want{
-			{status: "Healthy", readyReason: apiv1.ReasonAvailable},
-			{status: "Progressing", readyReason: apiv1.ReasonCreating},
-			{status: "Progressing", readyReason: apiv1.ReasonUpdating},
-			{status: "Progressing", readyReason: apiv1.ReasonDeleting},
-			{status: "Progressing", readyReason: apiv1.ReasonTableauError},
-			{status: "Progressing", readyReason: apiv1.ReasonSiteNotReady},
-			{status: "Progressing", readyReason: apiv1.ReasonDestinationSecretNotFound},
-			{status: "Degraded", readyReason: apiv1.ReasonSiteNotAllowed},
-			{status: "Degraded", readyReason: apiv1.ReasonAlreadyExists},
-			{status: "Degraded", readyReason: apiv1.ReasonNameConflict},
-			{status: "Degraded", readyReason: apiv1.ReasonRejected},
 			{status: "Suspended", readyReason: apiv1.ReasonSuspended},
 			{status: "Suspended", readyReason: apiv1.ReasonAvailable},
 		}, common...),
-		"TableauSite": append([]want{
-			{status: "Healthy", readyReason: apiv1.ReasonConnected},
-			{status: "Progressing", readyReason: apiv1.ReasonServerUnreachable},
-			{status: "Progressing", readyReason: apiv1.ReasonCredentialsNotFound},
-			{status: "Degraded", readyReason: apiv1.ReasonAuthenticationFailed},
-			{status: "Degraded", readyReason: apiv1.ReasonUnsupportedVersion},
-			{status: "Degraded", readyReason: apiv1.ReasonCredentialsInUse},
-			{status: "Degraded", readyReason: apiv1.ReasonInvalidSpec},
-		}, common...),
+		"TableauSite": common,
+	}
+	for _, kind := range kinds {
+		table := reasonTableOf(kind)
+		for _, reason := range table.sortedReasons() {
+			required[kind] = append(required[kind], want{status: argoHealthFor(t, table, reason), readyReason: reason})
+		}
 	}
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
@@ -236,15 +224,23 @@ func TestArgoCDHealthTestCoverage(t *testing.T) {
 				}
 			}
 			for _, w := range required[kind] {
-				if !slices.Contains(have, w) {
-					t.Errorf("health_test.yaml has no %s case for %+v", w.status, w)
+				if slices.Contains(have, w) {
+					continue
 				}
+				if w.readyReason != "" && w.file == "" {
+					file := fmt.Sprintf("testdata/%s_%s.yaml", strings.ToLower(w.status), lowerFirst(w.readyReason))
+					t.Errorf("%s/health_test.yaml has no %s case with Ready reason %s (%s): add %s/%s and a case for it in health_test.yaml, and a kstatus case in test/gitops/kstatus_test.go",
+						kindPathInRepo(kind), w.status, w.readyReason, reasonTableOf(kind).source(), kindPathInRepo(kind), file)
+					continue
+				}
+				t.Errorf("health_test.yaml has no %s case for %+v", w.status, w)
 			}
 		})
 	}
 }
 
 // TestArgoCDHealthEdgeCases feeds both scripts shapes that the testdata files do not spell out.
+// The cases that depend on a reason's meaning are in reasons_test.go, driven by the table.
 func TestArgoCDHealthEdgeCases(t *testing.T) {
 	cond := func(typ, status, reason, msg string, gen int64) map[string]any {
 		return map[string]any{"type": typ, "status": status, "reason": reason, "message": msg, "observedGeneration": gen}
@@ -287,15 +283,6 @@ func TestArgoCDHealthEdgeCases(t *testing.T) {
 		{"empty message falls back to reason", "", func(k string) map[string]any {
 			return obj(k, 1, map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("Ready", "False", "TableauError", "", 1)}})
 		}, healthStatus{Status: "Progressing", Message: "TableauError"}},
-		{"terminal reason of the other kind is not terminal", "TableauSite", func(k string) map[string]any {
-			return obj(k, 1, map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("Ready", "False", "Rejected", "no", 1)}})
-		}, healthStatus{Status: "Progressing", Message: "no"}},
-		{"terminal reason of the other kind is not terminal", "TableauWebhook", func(k string) map[string]any {
-			return obj(k, 1, map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("Ready", "False", "AuthenticationFailed", "no", 1)}})
-		}, healthStatus{Status: "Progressing", Message: "no"}},
-		{"terminal reason with Ready=Unknown", "TableauWebhook", func(k string) map[string]any {
-			return obj(k, 1, map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("Ready", "Unknown", "Rejected", "maybe", 1)}})
-		}, healthStatus{Status: "Progressing", Message: "maybe"}},
 		{"Suspended only on Ready", "TableauWebhook", func(k string) map[string]any {
 			return obj(k, 2, map[string]any{"observedGeneration": int64(2), "conditions": []any{cond("Ready", "False", "Suspended", "paused", 2)}})
 		}, healthStatus{Status: "Suspended", Message: "paused"}},

@@ -81,6 +81,7 @@ var kstatusCases = []kstatusCase{
 	{kind: "TableauWebhook", file: "progressing_deleting.yaml", want: status.TerminatingStatus},
 	{kind: "TableauWebhook", file: "progressing_tableauError.yaml", want: status.InProgressStatus},
 	{kind: "TableauWebhook", file: "progressing_siteNotReady.yaml", want: status.InProgressStatus},
+	{kind: "TableauWebhook", file: "progressing_siteNotFound.yaml", want: status.InProgressStatus},
 	{kind: "TableauWebhook", file: "progressing_destinationSecretNotFound.yaml", want: status.InProgressStatus},
 	{kind: "TableauWebhook", file: "progressing_unknownReason.yaml", want: status.InProgressStatus},
 	{kind: "TableauWebhook", file: "progressing_readyUnknown.yaml", want: status.InProgressStatus},

@@ -4,6 +4,8 @@
 local hs = {}
 
 -- Ready=False reasons that no retry fixes until the spec (or the TableauSite) changes.
+-- They are the Terminal reasons of WebhookReadyReasons in api/v1alpha1/reasons.go, one
+-- `Reason = true,` a line; go test ./test/gitops/ checks that the two agree.
 local terminalReasons = {
   SiteNotAllowed = true,
   AlreadyExists = true,
