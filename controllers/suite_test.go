@@ -39,6 +39,7 @@ import (
 	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/controllers"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau/tableautest"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/testenv"
 )
 
 var (
@@ -90,6 +91,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	restConfig = cfg
+	// The admission policy that keeps the create-pending mark to the operator ships with the
+	// CRDs, and the operator's safety relies on it: the suite runs with it.
+	if err := testenv.InstallPolicies(context.Background(), cfg, testenv.PolicyDir()); err != nil {
+		fmt.Fprintf(os.Stderr, "install the admission policies: %v\n", err)
+		_ = env.Stop()
+		os.Exit(1)
+	}
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
