@@ -39,6 +39,8 @@ type connection struct {
 	session  tableau.Session
 	info     tableau.ServerInfo
 	webhooks *webhookCache
+	// identity names the Tableau site (siteIdentity): name conflicts are decided per identity.
+	identity string
 	// settings identifies what the connection was made from: the site's generation and the
 	// resourceVersions of its Secrets. A change of any makes a new connection.
 	settings string
@@ -55,6 +57,13 @@ type siteError struct {
 func (e *siteError) Error() string { return e.message }
 func (e *siteError) Unwrap() error { return e.err }
 
+// asSiteError returns the siteError in err's chain, if there is one.
+func asSiteError(err error) (*siteError, bool) {
+	var se *siteError
+	ok := errors.As(err, &se)
+	return se, ok
+}
+
 // connections resolves TableauSites to connections, one per site, shared by both reconcilers.
 // Credential Secrets are watched by metadata only: their data is read from the API server
 // only when their resourceVersion changes, so a reconcile normally costs no Secret reads.
@@ -69,7 +78,7 @@ type connections struct {
 
 	mu     sync.Mutex
 	bySite map[types.NamespacedName]*siteEntry
-	byLUID map[string]*webhookCache // key: server URL + site LUID
+	byLUID map[string]*webhookCache // by siteIdentity: normalised server URL + site LUID
 }
 
 type siteEntry struct {
@@ -123,7 +132,7 @@ func (c *connections) current(ctx context.Context, site *tableauv1.TableauSite) 
 	e := c.entry(client.ObjectKeyFromObject(site))
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.conn != nil && e.conn.settings == settings {
+	if e.conn != nil && e.conn.settings == settings && !e.conn.client.Closed() {
 		return e.conn, nil
 	}
 	if r := e.refused; r != nil && r.settings == settings && time.Since(r.at) < c.opts.ResyncPeriod*9/10 {
@@ -131,8 +140,7 @@ func (c *connections) current(ctx context.Context, site *tableauv1.TableauSite) 
 	}
 	e.refused = nil
 	conn, err := c.connectLocked(ctx, site, e, settings)
-	var se *siteError
-	if errors.As(err, &se) && !se.transient &&
+	if se, ok := asSiteError(err); ok && !se.transient &&
 		(se.reason == tableauv1.ReasonAuthenticationFailed || se.reason == tableauv1.ReasonUnsupportedVersion) {
 		e.refused = &refusal{settings: settings, at: time.Now(), err: err}
 	}
@@ -147,10 +155,12 @@ func (c *connections) forget(key types.NamespacedName) {
 	e.mu.Unlock()
 }
 
-// forgetIfUnauthorized drops the site's connection when Tableau refused its session even
-// after the client's own re-sign-in (revoked token, changed password).
-func (c *connections) forgetIfUnauthorized(site *tableauv1.TableauSite, err error) {
-	if tableau.IsUnauthorized(err) {
+// forgetIfUnusable drops the site's connection when Tableau refused its session even after
+// the client's own re-sign-in (revoked token, changed password), or when its client was
+// closed (the session pool replaced it), so that the next use connects afresh instead of
+// failing every call.
+func (c *connections) forgetIfUnusable(site *tableauv1.TableauSite, err error) {
+	if tableau.IsUnauthorized(err) || tableau.IsClientClosed(err) {
 		c.forget(client.ObjectKeyFromObject(site))
 	}
 }
@@ -249,11 +259,13 @@ func (c *connections) connectLocked(ctx context.Context, site *tableauv1.Tableau
 	if err != nil {
 		return nil, classifyConnectError("sign in", err)
 	}
+	identity := siteIdentity(site.Spec.ServerURL, session.SiteID)
 	conn := &connection{
 		client:   cl,
 		session:  session,
 		info:     info,
-		webhooks: c.webhookCache(site.Spec.ServerURL, session.SiteID),
+		webhooks: c.webhookCache(identity),
+		identity: identity,
 		settings: settings,
 	}
 	e.conn = conn
@@ -277,16 +289,15 @@ func classifyConnectError(what string, err error) error {
 	}
 }
 
-// webhookCache returns the observation cache of one Tableau site, shared by every
-// TableauSite that connects to it.
-func (c *connections) webhookCache(serverURL, siteLUID string) *webhookCache {
+// webhookCache returns the observation cache of one Tableau site (by siteIdentity), shared
+// by every TableauSite that connects to it.
+func (c *connections) webhookCache(identity string) *webhookCache {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := serverURL + "\x00" + siteLUID
-	wc, ok := c.byLUID[k]
+	wc, ok := c.byLUID[identity]
 	if !ok {
 		wc = newWebhookCache(c.notify)
-		c.byLUID[k] = wc
+		c.byLUID[identity] = wc
 	}
 	return wc
 }

@@ -13,32 +13,37 @@ import (
 const (
 	// indexWebhookSite indexes TableauWebhooks by "<namespace>/<name>" of their TableauSite.
 	indexWebhookSite = "tableau.webhook-operator.dev/site"
-	// indexWebhookName indexes TableauWebhooks by site and Tableau name, to find name conflicts.
+	// indexWebhookName indexes TableauWebhooks by Tableau name, to find name conflicts. Names
+	// conflict per Tableau site, whichever TableauSite leads there, so the site is not part of
+	// the key: checkNameConflict resolves each claimant's Tableau site.
 	indexWebhookName = "tableau.webhook-operator.dev/name"
+	// indexWebhookID indexes TableauWebhooks by the Tableau webhook ID their status records, so
+	// that a webhook another resource owns is never adopted or recovered by name.
+	indexWebhookID = "tableau.webhook-operator.dev/webhook-id"
 	// indexWebhookSecret indexes TableauWebhooks by the Secret of destination.urlFrom.
 	indexWebhookSecret = "tableau.webhook-operator.dev/secret"
 	// indexSiteSecret indexes TableauSites by the Secrets they read.
 	indexSiteSecret = "tableau.webhook-operator.dev/secret"
 )
 
-func siteKeyOf(wh *tableauv1.TableauWebhook) string {
-	return wh.SiteNamespace() + "/" + wh.Spec.SiteRef.Name
-}
-
-func webhookNameKey(wh *tableauv1.TableauWebhook) string {
-	return siteKeyOf(wh) + "\x00" + wh.TableauName()
-}
-
 // setupIndexes registers the field indexes with the manager's cache.
 func setupIndexes(ctx context.Context, mgr manager.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookSite, func(o client.Object) []string {
-		return []string{siteKeyOf(o.(*tableauv1.TableauWebhook))}
+		return []string{siteKeyOf(o.(*tableauv1.TableauWebhook)).String()}
 	}); err != nil {
 		return err
 	}
 	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookName, func(o client.Object) []string {
-		return []string{webhookNameKey(o.(*tableauv1.TableauWebhook))}
+		return []string{o.(*tableauv1.TableauWebhook).TableauName()}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookID, func(o client.Object) []string {
+		if id := o.(*tableauv1.TableauWebhook).Status.WebhookID; id != "" {
+			return []string{id}
+		}
+		return nil
 	}); err != nil {
 		return err
 	}

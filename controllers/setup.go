@@ -62,11 +62,13 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 
+	access := siteAccess{reader: mgr.GetClient()}
 	sites := &TableauSiteReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("tableausite-controller"),
 		Options:  opts,
 		conns:    conns,
+		access:   access,
 	}
 	if err := sites.setupWithManager(mgr); err != nil {
 		return err
@@ -78,6 +80,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Metrics:  metrics,
 		conns:    conns,
 		secrets:  secrets,
+		access:   access,
 	}
 	return webhooks.setupWithManager(mgr, drift)
 }
@@ -98,6 +101,9 @@ func (r *TableauSiteReconciler) setupWithManager(mgr manager.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.sitesOfSecret), builder.OnlyMetadata).
 		// A deleted site frees its personal access token for a site refused with CredentialsInUse.
 		Watches(&tableauv1.TableauSite{}, handler.Funcs{DeleteFunc: r.enqueueCredentialsInUse}).
+		// Namespace labels decide which webhooks a Selector admits, and so the count.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.sitesOfNamespace), builder.OnlyMetadata,
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WithOptions(controllerOptions(r.Options)).
 		Complete(r)
 }
@@ -120,8 +126,9 @@ func (r *TableauSiteReconciler) enqueueCredentialsInUse(ctx context.Context, e e
 func (r *TableauWebhookReconciler) setupWithManager(mgr manager.Manager, drift <-chan event.GenericEvent) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&tableauv1.TableauWebhook{}, builder.WithPredicates(predicate.Or(specOrDeletionChanged(), testRequested()))).
-		// A deleted resource frees its Tableau name for the resources that conflicted with it.
-		Watches(&tableauv1.TableauWebhook{}, handler.Funcs{DeleteFunc: r.enqueueNameSiblings}).
+		// A resource that is deleted, renamed or refused by its site frees its Tableau name for
+		// the resources that conflicted with it.
+		Watches(&tableauv1.TableauWebhook{}, handler.Funcs{DeleteFunc: r.enqueueNameSiblings, UpdateFunc: r.enqueueNameSiblingsOnRelease}).
 		Watches(&tableauv1.TableauSite{}, handler.EnqueueRequestsFromMapFunc(r.webhooksOfSite),
 			builder.WithPredicates(siteUsabilityChanged())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.webhooksOfSecret), builder.OnlyMetadata).
@@ -185,7 +192,7 @@ func siteOfWebhook(_ context.Context, o client.Object) []reconcile.Request {
 	if !ok {
 		return nil
 	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: wh.SiteNamespace(), Name: wh.Spec.SiteRef.Name}}}
+	return []reconcile.Request{{NamespacedName: siteKeyOf(wh)}}
 }
 
 func (r *TableauSiteReconciler) sitesOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
@@ -194,6 +201,22 @@ func (r *TableauSiteReconciler) sitesOfSecret(ctx context.Context, o client.Obje
 		return nil
 	}
 	return requestsFor(list.Items)
+}
+
+func (r *TableauSiteReconciler) sitesOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list tableauv1.TableauWebhookList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
+		return nil
+	}
+	seen := map[types.NamespacedName]bool{}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if key := siteKeyOf(&list.Items[i]); !seen[key] {
+			seen[key] = true
+			reqs = append(reqs, reconcile.Request{NamespacedName: key})
+		}
+	}
+	return reqs
 }
 
 func (r *TableauWebhookReconciler) webhooksOfSite(ctx context.Context, o client.Object) []reconcile.Request {
@@ -221,16 +244,37 @@ func (r *TableauWebhookReconciler) webhooksInNamespace(ctx context.Context, o cl
 }
 
 func (r *TableauWebhookReconciler) enqueueNameSiblings(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	wh, ok := e.Object.(*tableauv1.TableauWebhook)
-	if !ok {
+	if wh, ok := e.Object.(*tableauv1.TableauWebhook); ok {
+		r.addNameSiblings(ctx, wh, q)
+	}
+}
+
+// enqueueNameSiblingsOnRelease wakes the resources that conflicted with one whose claim on its
+// name ended without a deletion: it was renamed, or its site stopped admitting it.
+func (r *TableauWebhookReconciler) enqueueNameSiblingsOnRelease(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	o, ok1 := e.ObjectOld.(*tableauv1.TableauWebhook)
+	n, ok2 := e.ObjectNew.(*tableauv1.TableauWebhook)
+	if !ok1 || !ok2 {
 		return
 	}
+	refused := func(wh *tableauv1.TableauWebhook) bool {
+		c := meta.FindStatusCondition(wh.Status.Conditions, tableauv1.ConditionReady)
+		return c != nil && c.Reason == tableauv1.ReasonSiteNotAllowed
+	}
+	if o.TableauName() != n.TableauName() || (refused(n) && !refused(o)) {
+		r.addNameSiblings(ctx, o, q)
+	}
+}
+
+func (r *TableauWebhookReconciler) addNameSiblings(ctx context.Context, wh *tableauv1.TableauWebhook, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: webhookNameKey(wh)}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: wh.TableauName()}); err != nil {
 		return
 	}
 	for _, req := range requestsFor(list.Items) {
-		q.Add(req)
+		if req.Name != wh.Name || req.Namespace != wh.Namespace {
+			q.Add(req)
+		}
 	}
 }
 

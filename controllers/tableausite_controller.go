@@ -32,14 +32,6 @@ const (
 	eventConnected         = "Connected"
 )
 
-// terminalSiteReasons are the Ready reasons that retrying cannot fix without a change.
-var terminalSiteReasons = map[string]bool{
-	tableauv1.ReasonAuthenticationFailed: true,
-	tableauv1.ReasonUnsupportedVersion:   true,
-	tableauv1.ReasonCredentialsInUse:     true,
-	tableauv1.ReasonInvalidSpec:          true,
-}
-
 // TableauSiteReconciler connects to Tableau sites, reports their state, and lists each site's
 // webhooks once per resync period for the drift checks of its TableauWebhooks
 // (DESIGN.md section 3.3).
@@ -48,7 +40,8 @@ type TableauSiteReconciler struct {
 	Recorder recorder.EventRecorder
 	Options  Options
 
-	conns *connections
+	conns  *connections
+	access siteAccess
 }
 
 // Reconcile signs in to one TableauSite's site and records what it found.
@@ -114,7 +107,7 @@ func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *t
 	period := r.listPeriod(checked)
 	// The slack makes the List of a timely resync run even if the timer fired a little early.
 	if err := conn.webhooks.refreshIfOlder(ctx, conn.client, period*9/10); err != nil {
-		r.conns.forgetIfUnauthorized(site, err)
+		r.conns.forgetIfUnusable(site, err)
 		logf.FromContext(ctx).Error(err, "Listing the site's webhooks for drift checks failed")
 		r.Recorder.Eventf(site, nil, corev1.EventTypeWarning, eventTableauError, "List", "list webhooks: %v", err)
 		return ctrl.Result{}, err
@@ -124,11 +117,11 @@ func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *t
 
 // connectionFailed maps a failed connection to the Ready condition and the retry.
 func (r *TableauSiteReconciler) connectionFailed(site *tableauv1.TableauSite, err error) (ctrl.Result, error) {
-	var se *siteError
-	if !errors.As(err, &se) {
+	se, ok := asSiteError(err)
+	if !ok {
 		return ctrl.Result{}, err
 	}
-	terminal := terminalSiteReasons[se.reason]
+	terminal := tableauv1.IsTerminalSiteReason(se.reason)
 	setReadiness(&site.Status.Conditions, site.Generation, readiness{
 		status: metav1.ConditionFalse, reason: se.reason, message: truncateMessage(se.message), terminal: terminal,
 	})
@@ -173,13 +166,25 @@ func (r *TableauSiteReconciler) listPeriod(attached []tableauv1.TableauWebhook) 
 	return period
 }
 
-// attachedWebhooks lists the TableauWebhooks that reference the site, in any namespace.
+// attachedWebhooks lists the TableauWebhooks that reference the site from a namespace it
+// admits. A refused reference is not attached: it is not counted, does not hold up the
+// site's deletion and makes the site list nothing for it (DESIGN 3.7).
 func (r *TableauSiteReconciler) attachedWebhooks(ctx context.Context, site *tableauv1.TableauSite) ([]tableauv1.TableauWebhook, error) {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookSite: site.Namespace + "/" + site.Name}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookSite: client.ObjectKeyFromObject(site).String()}); err != nil {
 		return nil, err
 	}
-	return list.Items, nil
+	admitted := list.Items[:0]
+	for _, wh := range list.Items {
+		ok, err := r.access.admits(ctx, site, wh.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			admitted = append(admitted, wh)
+		}
+	}
+	return admitted, nil
 }
 
 // ensureFinalizer keeps the finalizer exactly while webhooks are attached.
@@ -193,7 +198,7 @@ func (r *TableauSiteReconciler) ensureFinalizer(ctx context.Context, site *table
 	} else {
 		controllerutil.RemoveFinalizer(site, siteFinalizer)
 	}
-	return r.Patch(ctx, site, client.MergeFrom(base))
+	return r.patchFinalizers(ctx, site, base)
 }
 
 // reconcileDelete lets a TableauSite go once no TableauWebhook needs it any more.
@@ -225,7 +230,13 @@ func (r *TableauSiteReconciler) reconcileDelete(ctx context.Context, site *table
 	}
 	base := site.DeepCopy()
 	controllerutil.RemoveFinalizer(site, siteFinalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, site, client.MergeFrom(base)))
+	return ctrl.Result{}, client.IgnoreNotFound(r.patchFinalizers(ctx, site, base))
+}
+
+// patchFinalizers writes a change of finalizers with the resourceVersion: a merge patch
+// replaces the whole list, and must not drop a finalizer another controller added meanwhile.
+func (r *TableauSiteReconciler) patchFinalizers(ctx context.Context, site, base *tableauv1.TableauSite) error {
+	return r.Patch(ctx, site, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
 // patchStatus writes status only when it changed.

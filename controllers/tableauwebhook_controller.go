@@ -18,7 +18,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/redact"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau"
 )
 
@@ -47,54 +47,11 @@ const (
 	eventTableauError   = "TableauError"
 )
 
-// createFreshness bounds the age of the site's webhook list that a create may rely on: a
-// webhook made by hand a moment before the resource was applied must be seen (adopted or
-// refused), not duplicated. Resources created together share one List within this window.
-const createFreshness = 5 * time.Second
-
 // maxTestBody is how much of a destination's answer to a Test Webhook lands in status.
 const maxTestBody = 1024
 
-// retry says how a problem is retried.
-type retry int
-
-const (
-	// retryOnChange: waits on another object (site, Secret); its watch retriggers.
-	retryOnChange retry = iota
-	// retryTerminal: only a spec change helps; no requeue (reconcile.TerminalError).
-	retryTerminal
-	// retryBackoff: transient; per-item exponential backoff from 1s to 5m.
-	retryBackoff
-)
-
-// problem is why a TableauWebhook is not Ready: the Ready reason, a message for people, and
-// how it is retried.
-type problem struct {
-	reason  string
-	message string
-	retry   retry
-	// after is a minimum delay before the retry (Tableau's Retry-After).
-	after time.Duration
-	err   error
-}
-
-func (p *problem) Error() string { return p.message }
-func (p *problem) Unwrap() error { return p.err }
-
-// tableauProblem classifies a failed Tableau call made for what.
-func tableauProblem(what string, err error) *problem {
-	msg := fmt.Sprintf("%s: %v", what, err)
-	switch {
-	case tableau.IsRejected(err), tableau.IsForbidden(err):
-		return &problem{reason: tableauv1.ReasonRejected, message: msg, retry: retryTerminal, err: err}
-	default:
-		p := &problem{reason: tableauv1.ReasonTableauError, message: msg, retry: retryBackoff, err: err}
-		if d, ok := tableau.IsRateLimited(err); ok {
-			p.after = d
-		}
-		return p
-	}
-}
+// orphanHint ends the message of a deletion that cannot reach Tableau.
+const orphanHint = "; set deletionPolicy: Orphan to finish the deletion without deleting the webhook in Tableau"
 
 // TableauWebhookReconciler makes a Tableau site's webhooks match TableauWebhooks
 // (DESIGN.md section 3.2).
@@ -106,6 +63,7 @@ type TableauWebhookReconciler struct {
 
 	conns   *connections
 	secrets *secretValues
+	access  siteAccess
 
 	// applied remembers, by TableauWebhook UID, a digest of what was last made to match in
 	// Tableau, so that a difference found later is told apart: what the operator wants changed
@@ -120,11 +78,14 @@ func (r *TableauWebhookReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Get(ctx, req.NamespacedName, wh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	// Every message, Event, log line and Tableau error text of this reconcile is redacted
+	// of the Secret-sourced destination URL, before it is truncated anywhere (DESIGN 3.4).
+	ctx = r.redactionContext(ctx, wh)
 	before := wh.DeepCopy()
 	if !wh.DeletionTimestamp.IsZero() {
 		done, err := r.reconcileDelete(ctx, wh)
 		if done {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, redactError(ctx, err)
 		}
 		return r.finish(ctx, before, wh, ctrl.Result{}, err)
 	}
@@ -133,14 +94,17 @@ func (r *TableauWebhookReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 }
 
 // reconcileNormal is DESIGN.md section 3.2, steps 2 to 9.
-func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh *tableauv1.TableauWebhook) (_ ctrl.Result, err error) {
+func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh *tableauv1.TableauWebhook) (ctrl.Result, error) {
 	if wh.Spec.Suspend {
 		setCondition(&wh.Status.Conditions, wh.Generation, tableauv1.ConditionSynced, metav1.ConditionFalse,
 			tableauv1.ReasonSuspended, "spec.suspend is true: the operator makes no Tableau calls for this webhook")
 		return ctrl.Result{}, nil
 	}
-	site, err := r.resolveSite(ctx, wh)
+	site, err := r.authorizeSite(ctx, wh)
 	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := siteReady(site); err != nil {
 		return ctrl.Result{}, err
 	}
 	conn, err := r.connect(ctx, site)
@@ -151,96 +115,73 @@ func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh *tabl
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	redact := secretRedactor(wh, destination)
-	defer func() {
-		var p *problem
-		if errors.As(err, &p) {
-			p.message = redact(p.message)
-		}
-	}()
-	if err := r.checkNameConflict(ctx, wh); err != nil {
+	if err := r.checkNameConflict(ctx, wh, conn); err != nil {
 		return ctrl.Result{}, err
 	}
 	desired := tableau.WebhookSpec{Name: wh.TableauName(), Event: wh.Spec.Event, URL: destination, Enabled: wh.WantEnabled()}
-	observed, err := r.observeWebhook(ctx, wh, conn)
+	obs, err := r.observeWebhook(ctx, wh, site, conn)
 	if err != nil {
 		return ctrl.Result{}, r.connectionLost(site, err)
 	}
-	if observed == nil {
-		// createWebhook adds the finalizer in the same write as the create-pending mark.
-		observed, err = r.createWebhook(ctx, wh, conn, desired)
-	} else {
-		if err := r.ensureFinalizer(ctx, wh); err != nil {
-			return ctrl.Result{}, err
-		}
-		if !matches(*observed, desired) {
-			observed, err = r.updateWebhook(ctx, wh, conn, *observed, desired)
-		}
-	}
+	w, err := r.apply(ctx, wh, conn, obs, desired)
 	if err != nil {
 		return ctrl.Result{}, r.connectionLost(site, err)
 	}
-	conn.webhooks.setOwner(observed.ID, client.ObjectKeyFromObject(wh))
+	conn.webhooks.setOwner(w.ID, client.ObjectKeyFromObject(wh))
 	r.applied.Store(wh.UID, specDigest(desired))
-	recordObserved(wh, conn, *observed)
-	if err := r.runPendingTest(ctx, wh, conn, redact); err != nil {
+	recordObserved(wh, conn, w)
+	if err := r.runPendingTest(ctx, wh, conn); err != nil {
 		return ctrl.Result{}, r.connectionLost(site, err)
 	}
 	setReadiness(&wh.Status.Conditions, wh.Generation, readiness{status: metav1.ConditionTrue, reason: tableauv1.ReasonAvailable,
-		message: fmt.Sprintf("Webhook %s matches the spec", observed.ID)})
+		message: fmt.Sprintf("Webhook %s matches the spec", w.ID)})
 	setCondition(&wh.Status.Conditions, wh.Generation, tableauv1.ConditionSynced, metav1.ConditionTrue, tableauv1.ReasonReconcileSuccess, "")
 	return ctrl.Result{RequeueAfter: jitter(r.resyncPeriod(wh))}, nil
 }
 
-// resolveSite finds the TableauSite, checks that it admits this namespace and is Ready.
-func (r *TableauWebhookReconciler) resolveSite(ctx context.Context, wh *tableauv1.TableauWebhook) (*tableauv1.TableauSite, error) {
-	key := types.NamespacedName{Namespace: wh.SiteNamespace(), Name: wh.Spec.SiteRef.Name}
-	site := &tableauv1.TableauSite{}
-	if err := r.Get(ctx, key, site); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, &problem{reason: tableauv1.ReasonSiteNotFound, message: fmt.Sprintf("TableauSite %s not found", key), retry: retryOnChange, err: err}
-		}
-		return nil, err
-	}
-	allowed, err := r.admits(ctx, site, wh.Namespace)
-	if err != nil {
-		return nil, err
-	}
-	if !allowed {
-		return nil, &problem{reason: tableauv1.ReasonSiteNotAllowed, retry: retryTerminal,
-			message: fmt.Sprintf("TableauSite %s does not admit TableauWebhooks from namespace %q (spec.webhookNamespaces.from is %s)", key, wh.Namespace, site.AdmittedFrom())}
-	}
+// siteReady fails with SiteNotReady unless the TableauSite is Ready.
+func siteReady(site *tableauv1.TableauSite) error {
 	ready := meta.FindStatusCondition(site.Status.Conditions, tableauv1.ConditionReady)
-	if ready == nil || ready.Status != metav1.ConditionTrue {
-		msg := fmt.Sprintf("TableauSite %s is not Ready", key)
-		if ready != nil {
-			msg += fmt.Sprintf(" (%s: %s)", ready.Reason, ready.Message)
-		}
-		return nil, &problem{reason: tableauv1.ReasonSiteNotReady, message: msg, retry: retryOnChange}
+	if ready != nil && ready.Status == metav1.ConditionTrue {
+		return nil
 	}
-	return site, nil
+	msg := fmt.Sprintf("TableauSite %s/%s is not Ready", site.Namespace, site.Name)
+	if ready != nil {
+		msg += fmt.Sprintf(" (%s: %s)", ready.Reason, ready.Message)
+	}
+	return &problem{reason: tableauv1.ReasonSiteNotReady, message: msg, retry: retryOnChange}
 }
 
-// admits reports whether the site's webhookNamespaces admit the namespace.
-func (r *TableauWebhookReconciler) admits(ctx context.Context, site *tableauv1.TableauSite, namespace string) (bool, error) {
-	switch site.AdmittedFrom() {
-	case tableauv1.NamespacesFromAll:
-		return true, nil
-	case tableauv1.NamespacesFromSelector:
-		sel, err := metav1.LabelSelectorAsSelector(site.Spec.WebhookNamespaces.Selector)
-		if err != nil {
-			return false, &problem{reason: tableauv1.ReasonSiteNotAllowed, retry: retryTerminal, err: err,
-				message: fmt.Sprintf("TableauSite %s/%s has an invalid spec.webhookNamespaces.selector, which admits no namespace: %v", site.Namespace, site.Name, err)}
-		}
-		ns := &metav1.PartialObjectMetadata{}
-		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-		if err := r.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
-			return false, client.IgnoreNotFound(err)
-		}
-		return sel.Matches(labels.Set(ns.Labels)), nil
-	default:
-		return namespace == site.Namespace, nil
+// apply turns what observeWebhook found into Tableau writes, Events and metrics, and returns
+// the webhook as Tableau now has it.
+func (r *TableauWebhookReconciler) apply(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, obs observation, desired tableau.WebhookSpec) (tableau.Webhook, error) {
+	log := logf.FromContext(ctx)
+	if obs.vanished != "" {
+		log.Info("Webhook was deleted in Tableau; creating it again", "webhookID", obs.vanished)
+		r.Metrics.driftCorrection("exists")
+		// Deletion is drift like any other edit made in Tableau: say so, not only "Created".
+		r.event(ctx, wh, corev1.EventTypeNormal, eventDriftCorrected, "Create",
+			"Webhook %s was deleted in Tableau outside the operator; creating it again", obs.vanished)
+		wh.Status.WebhookID = ""
 	}
+	switch obs.found {
+	case foundForeign:
+		return tableau.Webhook{}, &problem{reason: tableauv1.ReasonAlreadyExists, message: obs.refusal}
+	case foundNothing:
+		// createWebhook adds the finalizer in the same write as the create-pending mark.
+		return r.createWebhook(ctx, wh, conn, desired)
+	case foundPendingCreate:
+		log.Info("Found the webhook an interrupted create made", "webhookID", obs.webhook.ID)
+	case foundAdoptable:
+		r.event(ctx, wh, corev1.EventTypeNormal, eventAdopted, "Adopt", "Adopted webhook %s named %q", obs.webhook.ID, obs.webhook.Name)
+	}
+	if err := r.ensureFinalizer(ctx, wh); err != nil {
+		return tableau.Webhook{}, err
+	}
+	if matches(obs.webhook, desired) {
+		return obs.webhook, nil
+	}
+	return r.updateWebhook(ctx, wh, conn, obs.webhook, desired)
 }
 
 // connect returns the site's signed-in connection.
@@ -249,8 +190,7 @@ func (r *TableauWebhookReconciler) connect(ctx context.Context, site *tableauv1.
 	if err == nil {
 		return conn, nil
 	}
-	var se *siteError
-	if errors.As(err, &se) {
+	if se, ok := asSiteError(err); ok {
 		p := &problem{reason: tableauv1.ReasonSiteNotReady, message: fmt.Sprintf("TableauSite %s/%s: %s", site.Namespace, site.Name, se.message), retry: retryOnChange, err: err}
 		if se.transient {
 			p.retry = retryBackoff
@@ -261,10 +201,65 @@ func (r *TableauWebhookReconciler) connect(ctx context.Context, site *tableauv1.
 }
 
 // connectionLost drops the site's session when Tableau no longer accepts it even after the
-// client's own re-sign-in, so that the next attempt starts afresh.
+// client's own re-sign-in, or when the client was closed under it, so that the next attempt
+// starts afresh.
 func (r *TableauWebhookReconciler) connectionLost(site *tableauv1.TableauSite, err error) error {
-	r.conns.forgetIfUnauthorized(site, err)
+	r.conns.forgetIfUnusable(site, err)
 	return err
+}
+
+// destinationSecret reads the raw value behind destination.urlFrom.
+func (r *TableauWebhookReconciler) destinationSecret(ctx context.Context, wh *tableauv1.TableauWebhook) (string, error) {
+	ref := wh.Spec.Destination.URLFrom.SecretKeyRef
+	data, err := r.secrets.get(ctx, types.NamespacedName{Namespace: wh.Namespace, Name: ref.Name})
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(data[ref.Key])), nil
+}
+
+// redactionContext carries the redaction of the resource's Secret-sourced destination URL, if
+// it has one, to everything the reconcile writes: the Tableau client's error texts (redacted
+// before they are truncated), conditions, Events and returned errors.
+func (r *TableauWebhookReconciler) redactionContext(ctx context.Context, wh *tableauv1.TableauWebhook) context.Context {
+	if wh.Spec.Destination.URLFrom == nil {
+		return ctx
+	}
+	value, err := r.destinationSecret(ctx, wh)
+	if err != nil || value == "" {
+		return ctx // no value, so nothing that could be echoed
+	}
+	return redact.NewContext(ctx, redact.New(redact.Pair{Secret: value, Display: wh.DestinationDisplay()}))
+}
+
+// redacted applies the reconcile's redaction to a text meant for people.
+func redacted(ctx context.Context, s string) string {
+	return redact.FromContext(ctx).Redact(s)
+}
+
+// redactError returns err with the reconcile's redaction applied to its text, for the error
+// that controller-runtime logs.
+func redactError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if text := err.Error(); redacted(ctx, text) != text {
+		return &redactedError{text: redacted(ctx, text), err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	text string
+	err  error
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// event records an Event on the resource, redacted and then truncated.
+func (r *TableauWebhookReconciler) event(ctx context.Context, wh *tableauv1.TableauWebhook, eventType, reason, action, format string, args ...any) {
+	r.Recorder.Eventf(wh, nil, eventType, reason, action, "%s", truncateMessage(redacted(ctx, fmt.Sprintf(format, args...))))
 }
 
 // resolveDestination returns the URL Tableau should POST to.
@@ -275,37 +270,50 @@ func (r *TableauWebhookReconciler) resolveDestination(ctx context.Context, wh *t
 	}
 	ref := from.SecretKeyRef
 	where := fmt.Sprintf("key %q of Secret %s/%s", ref.Key, wh.Namespace, ref.Name)
-	data, err := r.secrets.get(ctx, types.NamespacedName{Namespace: wh.Namespace, Name: ref.Name})
+	raw, err := r.destinationSecret(ctx, wh)
 	if apierrors.IsNotFound(err) {
 		return "", &problem{reason: tableauv1.ReasonDestinationSecretNotFound, message: fmt.Sprintf("Secret %s/%s not found", wh.Namespace, ref.Name), retry: retryOnChange, err: err}
 	}
 	if err != nil {
 		return "", err
 	}
-	raw := strings.TrimSpace(string(data[ref.Key]))
 	if raw == "" {
 		return "", &problem{reason: tableauv1.ReasonDestinationSecretNotFound, message: where + " is missing or empty", retry: retryOnChange}
 	}
 	// The URL is secret: say what is wrong with it, never what it is.
 	if u, err := url.Parse(raw); err != nil || u.Scheme != "https" || u.Host == "" {
-		return "", &problem{reason: tableauv1.ReasonRejected, message: where + " does not hold an absolute https URL (Tableau delivers only to https)", retry: retryTerminal}
+		return "", &problem{reason: tableauv1.ReasonRejected, message: where + " does not hold an absolute https URL (Tableau delivers only to https)"}
 	}
 	return raw, nil
 }
 
-// checkNameConflict refuses a Tableau name that an older TableauWebhook of the same site claims.
-func (r *TableauWebhookReconciler) checkNameConflict(ctx context.Context, wh *tableauv1.TableauWebhook) error {
+// checkNameConflict refuses a Tableau name that an older TableauWebhook claims on the same
+// Tableau site, whichever TableauSite object it goes through. Only TableauWebhooks that their
+// site admits take part: a refused one cannot squat a name.
+func (r *TableauWebhookReconciler) checkNameConflict(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection) error {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: webhookNameKey(wh)}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: wh.TableauName()}); err != nil {
 		return err
 	}
+	slices.SortFunc(list.Items, func(a, b tableauv1.TableauWebhook) int {
+		if claimsBefore(&a, &b) {
+			return -1
+		}
+		return 1
+	})
 	for i := range list.Items {
 		other := &list.Items[i]
 		if other.UID == wh.UID || !claimsBefore(other, wh) {
 			continue
 		}
-		return &problem{reason: tableauv1.ReasonNameConflict, retry: retryTerminal,
-			message: fmt.Sprintf("TableauWebhook %s/%s already claims the Tableau name %q on this site; set a different spec.webhookName", other.Namespace, other.Name, wh.TableauName())}
+		claims, err := r.claimsOnSite(ctx, other, conn.identity)
+		if err != nil {
+			return err
+		}
+		if claims {
+			return &problem{reason: tableauv1.ReasonNameConflict,
+				message: fmt.Sprintf("TableauWebhook %s/%s already claims the Tableau name %q on this Tableau site; set a different spec.webhookName", other.Namespace, other.Name, wh.TableauName())}
+		}
 	}
 	return nil
 }
@@ -318,6 +326,13 @@ func claimsBefore(a, b *tableauv1.TableauWebhook) bool {
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 }
 
+// patchMetadata writes a change of finalizers or annotations. The resourceVersion goes with
+// it: a merge patch replaces the whole finalizers list, so without it a finalizer that another
+// controller added meanwhile would be dropped.
+func (r *TableauWebhookReconciler) patchMetadata(ctx context.Context, wh, base *tableauv1.TableauWebhook) error {
+	return r.Patch(ctx, wh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
 // ensureFinalizer adds the finalizer to a resource whose webhook exists in Tableau (found by
 // ID or adopted); a create adds it together with the create-pending mark.
 func (r *TableauWebhookReconciler) ensureFinalizer(ctx context.Context, wh *tableauv1.TableauWebhook) error {
@@ -326,69 +341,12 @@ func (r *TableauWebhookReconciler) ensureFinalizer(ctx context.Context, wh *tabl
 	}
 	base := wh.DeepCopy()
 	controllerutil.AddFinalizer(wh, webhookFinalizer)
-	return r.Patch(ctx, wh, client.MergeFrom(base))
-}
-
-// observeWebhook finds the resource's webhook in Tableau: by status.webhookID, else by name.
-// A same-named webhook is this resource's own when the create-pending annotation shows that
-// an earlier create may have succeeded unseen; otherwise it is adopted only with
-// adoptionPolicy Adopt. It returns nil when there is nothing to find.
-func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection) (*tableau.Webhook, error) {
-	cache := conn.webhooks
-	if id := wh.Status.WebhookID; id != "" && wh.Status.SiteID == conn.session.SiteID {
-		if err := cache.refreshIfOlder(ctx, conn.client, r.cacheMaxAge(wh)); err != nil {
-			return nil, tableauProblem("list webhooks", err)
-		}
-		if w, ok := cache.get(id); ok {
-			return &w, nil
-		}
-		// Not in the last List: confirm with a Get before creating it again.
-		w, err := conn.client.GetWebhook(ctx, id)
-		if err == nil {
-			cache.put(w)
-			return &w, nil
-		}
-		if !tableau.IsNotFound(err) {
-			return nil, tableauProblem("get webhook "+id, err)
-		}
-		logf.FromContext(ctx).Info("Webhook was deleted in Tableau; creating it again", "webhookID", id)
-		r.Metrics.driftCorrection("exists")
-		// Deletion is drift like any other edit made in Tableau: say so, not only "Created".
-		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventDriftCorrected, "Create",
-			"Webhook %s was deleted in Tableau outside the operator; creating it again", id)
-		cache.remove(id)
-		wh.Status.WebhookID = ""
-	}
-
-	pending := wh.Annotations[tableauv1.AnnotationCreatePending] != ""
-	maxAge := createFreshness
-	if pending {
-		maxAge = 0 // a create whose answer was lost: only a new List can tell
-	}
-	if err := cache.refreshIfOlder(ctx, conn.client, maxAge); err != nil {
-		return nil, tableauProblem("list webhooks", err)
-	}
-	found := cache.byName(wh.TableauName())
-	if len(found) == 0 {
-		return nil, nil
-	}
-	slices.SortFunc(found, func(a, b tableau.Webhook) int { return strings.Compare(a.ID, b.ID) })
-	w := found[0]
-	switch {
-	case pending:
-		logf.FromContext(ctx).Info("Found the webhook an interrupted create made", "webhookID", w.ID)
-	case wh.EffectiveAdoptionPolicy() == tableauv1.AdoptionPolicyAdopt:
-		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventAdopted, "Adopt", "Adopted webhook %s named %q", w.ID, w.Name)
-	default:
-		return nil, &problem{reason: tableauv1.ReasonAlreadyExists, retry: retryTerminal,
-			message: fmt.Sprintf("Tableau already has a webhook named %q (%s) that this resource did not create; set adoptionPolicy: Adopt to take it over, or choose another spec.webhookName", w.Name, w.ID)}
-	}
-	return &w, nil
+	return r.patchMetadata(ctx, wh, base)
 }
 
 // createWebhook creates the webhook, marking the resource create-pending first so that a
 // crash or a lost answer never leads to a second webhook.
-func (r *TableauWebhookReconciler) createWebhook(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, desired tableau.WebhookSpec) (*tableau.Webhook, error) {
+func (r *TableauWebhookReconciler) createWebhook(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, desired tableau.WebhookSpec) (tableau.Webhook, error) {
 	// One write carries both marks, before anything exists in Tableau: the finalizer (so
 	// that a deletion cleans up) and create-pending (so that a lost answer is recognised).
 	if wh.Annotations[tableauv1.AnnotationCreatePending] == "" || !controllerutil.ContainsFinalizer(wh, webhookFinalizer) {
@@ -400,23 +358,42 @@ func (r *TableauWebhookReconciler) createWebhook(ctx context.Context, wh *tablea
 			wh.Annotations[tableauv1.AnnotationCreatePending] = time.Now().UTC().Format(time.RFC3339)
 		}
 		controllerutil.AddFinalizer(wh, webhookFinalizer)
-		if err := r.Patch(ctx, wh, client.MergeFrom(base)); err != nil {
-			return nil, err
+		if err := r.patchMetadata(ctx, wh, base); err != nil {
+			return tableau.Webhook{}, err
 		}
 	}
 	w, err := conn.client.CreateWebhook(ctx, desired)
 	if err != nil {
-		return nil, tableauProblem("create webhook", err)
+		p := tableauProblem("create webhook", err)
+		if !tableau.IsTransient(err) {
+			// Tableau refused the create, so it made nothing: the mark would only mislead a
+			// later reconcile into taking a same-named webhook for this one.
+			if cerr := r.clearCreatePending(ctx, wh); cerr != nil {
+				return tableau.Webhook{}, fmt.Errorf("%w (and clearing the create-pending mark failed: %w)", p, cerr)
+			}
+		}
+		return tableau.Webhook{}, p
 	}
 	conn.webhooks.put(w)
 	wh.Status.WebhookID = w.ID
-	r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventCreated, "Create", "Created webhook %s for event %s", w.ID, w.Event)
-	return &w, nil
+	r.event(ctx, wh, corev1.EventTypeNormal, eventCreated, "Create", "Created webhook %s for event %s", w.ID, w.Event)
+	return w, nil
+}
+
+// clearCreatePending removes the create-pending mark.
+func (r *TableauWebhookReconciler) clearCreatePending(ctx context.Context, wh *tableauv1.TableauWebhook) error {
+	if _, ok := wh.Annotations[tableauv1.AnnotationCreatePending]; !ok {
+		return nil
+	}
+	base := wh.DeepCopy()
+	delete(wh.Annotations, tableauv1.AnnotationCreatePending)
+	// Annotations are a map: a merge patch names only this key and needs no resourceVersion.
+	return client.IgnoreNotFound(r.Patch(ctx, wh, client.MergeFrom(base)))
 }
 
 // updateWebhook makes an existing webhook match the spec, telling a spec change from drift
 // (a change made in Tableau to a webhook that matched this generation of the spec).
-func (r *TableauWebhookReconciler) updateWebhook(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, observed tableau.Webhook, desired tableau.WebhookSpec) (*tableau.Webhook, error) {
+func (r *TableauWebhookReconciler) updateWebhook(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, observed tableau.Webhook, desired tableau.WebhookSpec) (tableau.Webhook, error) {
 	fields := differences(observed, desired)
 	w, err := conn.client.UpdateWebhook(ctx, observed.ID, desired)
 	if err != nil {
@@ -424,26 +401,26 @@ func (r *TableauWebhookReconciler) updateWebhook(ctx context.Context, wh *tablea
 			conn.webhooks.remove(observed.ID)
 			wh.Status.WebhookID = ""
 		}
-		return nil, tableauProblem("update webhook "+observed.ID, err)
+		return tableau.Webhook{}, tableauProblem("update webhook "+observed.ID, err)
 	}
 	conn.webhooks.put(w)
 	if r.isDrift(wh, desired) {
 		for _, f := range fields {
 			r.Metrics.driftCorrection(f)
 		}
-		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventDriftCorrected, "Update",
+		r.event(ctx, wh, corev1.EventTypeNormal, eventDriftCorrected, "Update",
 			"Corrected %s of webhook %s, changed in Tableau", strings.Join(fields, ", "), w.ID)
 	} else {
-		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventUpdated, "Update", "Updated %s of webhook %s", strings.Join(fields, ", "), w.ID)
+		r.event(ctx, wh, corev1.EventTypeNormal, eventUpdated, "Update", "Updated %s of webhook %s", strings.Join(fields, ", "), w.ID)
 	}
 	if !observed.Enabled && desired.Enabled && !disabledBySpec(wh, observed.ID) {
 		reason := observed.StatusChangeReason
 		if reason == "" {
 			reason = "no reason given"
 		}
-		r.Recorder.Eventf(wh, nil, corev1.EventTypeWarning, eventReenabled, "Update", "Re-enabled webhook %s, which Tableau had disabled: %s", w.ID, reason)
+		r.event(ctx, wh, corev1.EventTypeWarning, eventReenabled, "Update", "Re-enabled webhook %s, which Tableau had disabled: %s", w.ID, reason)
 	}
-	return &w, nil
+	return w, nil
 }
 
 // disabledBySpec reports whether the webhook was last seen disabled because the spec said so
@@ -515,19 +492,8 @@ func recordObserved(wh *tableauv1.TableauWebhook, conn *connection, w tableau.We
 	s.Destination = wh.DestinationDisplay()
 }
 
-// secretRedactor hides a Secret-sourced destination URL in text that comes from Tableau or
-// the destination (error details, Test Webhook results), which may echo it, before that text
-// reaches status, Events or logs (DESIGN 3.4).
-func secretRedactor(wh *tableauv1.TableauWebhook, destination string) func(string) string {
-	if wh.Spec.Destination.URLFrom == nil || destination == "" {
-		return func(s string) string { return s }
-	}
-	display := wh.DestinationDisplay()
-	return func(s string) string { return strings.ReplaceAll(s, destination, display) }
-}
-
 // runPendingTest runs Tableau's Test Webhook once for each new value of the test annotation.
-func (r *TableauWebhookReconciler) runPendingTest(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, redact func(string) string) error {
+func (r *TableauWebhookReconciler) runPendingTest(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection) error {
 	token := wh.Annotations[tableauv1.AnnotationTest]
 	if token == "" || (wh.Status.LastTest != nil && wh.Status.LastTest.Request == token) {
 		return nil
@@ -539,19 +505,20 @@ func (r *TableauWebhookReconciler) runPendingTest(ctx context.Context, wh *table
 	result := &tableauv1.WebhookTestResult{Request: token, Time: metav1.Now()}
 	switch {
 	case err != nil:
-		result.Error = truncateMessage(redact(err.Error()))
-		r.Recorder.Eventf(wh, nil, corev1.EventTypeWarning, eventTestFailed, "Test", "Test of webhook %s could not run: %s", wh.Status.WebhookID, result.Error)
+		result.Error = truncateMessage(redacted(ctx, err.Error()))
+		r.event(ctx, wh, corev1.EventTypeWarning, eventTestFailed, "Test", "Test of webhook %s could not run: %s", wh.Status.WebhookID, result.Error)
 	case res.Status >= 200 && res.Status < 300:
-		result.StatusCode, result.Body = int32(res.Status), truncateBody(redact(res.Body))
-		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventTestSucceeded, "Test", "Test of webhook %s: the destination answered %d", wh.Status.WebhookID, res.Status)
+		result.StatusCode, result.Body = int32(res.Status), truncateBody(redacted(ctx, res.Body))
+		r.event(ctx, wh, corev1.EventTypeNormal, eventTestSucceeded, "Test", "Test of webhook %s: the destination answered %d", wh.Status.WebhookID, res.Status)
 	default:
-		result.StatusCode, result.Body = int32(res.Status), truncateBody(redact(res.Body))
-		r.Recorder.Eventf(wh, nil, corev1.EventTypeWarning, eventTestFailed, "Test", "Test of webhook %s: the destination answered %d", wh.Status.WebhookID, res.Status)
+		result.StatusCode, result.Body = int32(res.Status), truncateBody(redacted(ctx, res.Body))
+		r.event(ctx, wh, corev1.EventTypeWarning, eventTestFailed, "Test", "Test of webhook %s: the destination answered %d", wh.Status.WebhookID, res.Status)
 	}
 	wh.Status.LastTest = result
 	return nil
 }
 
+// truncateBody keeps the start of an (already redacted) test answer.
 func truncateBody(s string) string {
 	if len(s) <= maxTestBody {
 		return s
@@ -561,39 +528,49 @@ func truncateBody(s string) string {
 
 // reconcileDelete is DESIGN.md section 3.2 step 1. done reports that the finalizer is gone,
 // so that there is no status left to write.
+//
+// It authorizes the site through authorizeSite, as the normal path does. A namespace the site
+// does not admit causes no Tableau request at all, with one exception: the webhook whose ID the
+// operator itself recorded in status.webhookID, while the namespace was admitted, is deleted by
+// that ID. Status is written by the operator alone (the shipped editor roles do not grant it),
+// so nothing a tenant writes can point a deletion at another webhook.
 func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tableauv1.TableauWebhook) (done bool, err error) {
 	if !controllerutil.ContainsFinalizer(wh, webhookFinalizer) {
 		r.applied.Delete(wh.UID)
 		return true, nil
 	}
-	pending := wh.Annotations[tableauv1.AnnotationCreatePending] != ""
-	if wh.EffectiveDeletionPolicy() == tableauv1.DeletionPolicyOrphan || (wh.Status.WebhookID == "" && !pending) {
-		r.applied.Delete(wh.UID)
-		return true, r.removeFinalizer(ctx, wh)
+	id := wh.Status.WebhookID
+	pending, pendingSince := createPending(wh)
+	if wh.EffectiveDeletionPolicy() == tableauv1.DeletionPolicyOrphan || (id == "" && !pending) {
+		return true, r.release(ctx, wh)
 	}
-	siteKey := types.NamespacedName{Namespace: wh.SiteNamespace(), Name: wh.Spec.SiteRef.Name}
-	orphanHint := "; set deletionPolicy: Orphan to finish the deletion without deleting the webhook in Tableau"
-	site := &tableauv1.TableauSite{}
-	if err := r.Get(ctx, siteKey, site); err != nil {
-		if apierrors.IsNotFound(err) {
-			return false, &problem{reason: tableauv1.ReasonDeleting, retry: retryBackoff,
-				message: fmt.Sprintf("cannot delete the webhook from Tableau: TableauSite %s not found%s", siteKey, orphanHint)}
+	site, err := r.authorizeSite(ctx, wh)
+	if p, ok := asProblem(err); ok && p.reason == tableauv1.ReasonSiteNotAllowed {
+		if id == "" {
+			logf.FromContext(ctx).Info("Not deleting anything from Tableau: the TableauSite does not admit this namespace and no webhook ID is recorded", "tableauSite", siteKeyOf(wh))
+			return true, r.release(ctx, wh)
 		}
+		pending, err = false, nil
+	}
+	if p, ok := asProblem(err); ok {
+		return false, deletingProblem(&problem{message: "cannot delete the webhook from Tableau: " + p.message + orphanHint, err: p})
+	}
+	if err != nil {
 		return false, err
 	}
 	conn, err := r.conns.current(ctx, site)
 	if err != nil {
-		return false, &problem{reason: tableauv1.ReasonDeleting, retry: retryBackoff, err: err,
-			message: fmt.Sprintf("cannot delete the webhook from Tableau: TableauSite %s: %v%s", siteKey, err, orphanHint)}
+		return false, deletingProblem(&problem{err: err,
+			message: fmt.Sprintf("cannot delete the webhook from Tableau: TableauSite %s: %v%s", siteKeyOf(wh), err, orphanHint)})
 	}
-	id := wh.Status.WebhookID
-	if id == "" {
+	if id != "" && wh.Status.SiteID != "" && wh.Status.SiteID != conn.session.SiteID {
+		return false, deletingProblem(&problem{message: fmt.Sprintf("cannot delete webhook %s: it was made on the Tableau site %s, and TableauSite %s now signs in to site %s%s",
+			id, wh.Status.SiteID, siteKeyOf(wh), conn.session.SiteID, orphanHint)})
+	}
+	if id == "" && pending {
 		// A create whose answer was lost may have made a webhook: look for it by name.
-		if err := conn.webhooks.refreshIfOlder(ctx, conn.client, 0); err != nil {
-			return false, deletingProblem(tableauProblem("list webhooks", err))
-		}
-		if found := conn.webhooks.byName(wh.TableauName()); len(found) > 0 {
-			id = found[0].ID
+		if id, err = r.findPendingCreate(ctx, wh, conn, pendingSince); err != nil {
+			return false, deletingProblem(tableauProblem("list webhooks", r.connectionLost(site, err)))
 		}
 	}
 	if id != "" {
@@ -601,40 +578,64 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 			return false, deletingProblem(tableauProblem("delete webhook "+id, r.connectionLost(site, err)))
 		}
 		conn.webhooks.remove(id)
-		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted webhook %s from Tableau", id)
+		r.event(ctx, wh, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted webhook %s from Tableau", id)
 	}
-	r.applied.Delete(wh.UID)
-	return true, r.removeFinalizer(ctx, wh)
+	return true, r.release(ctx, wh)
 }
 
-// deletingProblem reports a failed deletion under the Deleting reason, retried with backoff
-// whatever the cause: a resource being deleted has no spec change to wait for.
-func deletingProblem(p *problem) *problem {
-	p.reason, p.retry = tableauv1.ReasonDeleting, retryBackoff
-	return p
+// findPendingCreate looks, in a fresh List, for the webhook that an interrupted create of this
+// resource may have made: named as the resource names it, made after the mark, and recorded by
+// no other TableauWebhook. It returns "" when there is none.
+func (r *TableauWebhookReconciler) findPendingCreate(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, since time.Time) (string, error) {
+	if err := conn.webhooks.refreshIfOlder(ctx, conn.client, 0); err != nil {
+		return "", err
+	}
+	candidates := conn.webhooks.byName(wh.TableauName())
+	slices.SortFunc(candidates, func(a, b tableau.Webhook) int { return strings.Compare(a.ID, b.ID) })
+	for _, w := range candidates {
+		if !madeSince(w, since) {
+			continue
+		}
+		owner, err := r.recordedOwner(ctx, w.ID, wh)
+		if err != nil {
+			return "", err
+		}
+		if owner == "" {
+			return w.ID, nil
+		}
+	}
+	return "", nil
 }
 
-func (r *TableauWebhookReconciler) removeFinalizer(ctx context.Context, wh *tableauv1.TableauWebhook) error {
+// release removes the finalizer, letting the resource go, and forgets it.
+func (r *TableauWebhookReconciler) release(ctx context.Context, wh *tableauv1.TableauWebhook) error {
 	base := wh.DeepCopy()
 	controllerutil.RemoveFinalizer(wh, webhookFinalizer)
-	return client.IgnoreNotFound(r.Patch(ctx, wh, client.MergeFrom(base)))
+	if err := client.IgnoreNotFound(r.patchMetadata(ctx, wh, base)); err != nil {
+		return err
+	}
+	r.applied.Delete(wh.UID)
+	return nil
 }
 
 // finish turns the outcome of a reconcile into conditions, writes status if it changed,
-// clears the create-pending mark once the webhook ID is stored, and picks the retry.
+// clears the create-pending mark once the webhook ID is stored, and picks the retry. Every
+// message is redacted before it is truncated.
 func (r *TableauWebhookReconciler) finish(ctx context.Context, before, wh *tableauv1.TableauWebhook, res ctrl.Result, err error) (ctrl.Result, error) {
-	var p *problem
+	p, isProblem := asProblem(err)
 	switch {
-	case errors.As(err, &p):
+	case isProblem:
+		p.message = redacted(ctx, p.message)
+		msg := truncateMessage(p.message)
 		setReadiness(&wh.Status.Conditions, wh.Generation, readiness{
-			status: metav1.ConditionFalse, reason: p.reason, message: truncateMessage(p.message), terminal: p.retry == retryTerminal,
+			status: metav1.ConditionFalse, reason: p.reason, message: msg, terminal: p.terminal(),
 		})
-		setCondition(&wh.Status.Conditions, wh.Generation, tableauv1.ConditionSynced, metav1.ConditionFalse,
-			tableauv1.ReasonReconcileError, truncateMessage(p.message))
+		setCondition(&wh.Status.Conditions, wh.Generation, tableauv1.ConditionSynced, metav1.ConditionFalse, tableauv1.ReasonReconcileError, msg)
 		if p.reason == tableauv1.ReasonTableauError {
-			r.Recorder.Eventf(wh, nil, corev1.EventTypeWarning, eventTableauError, "Reconcile", "%s", truncateMessage(p.message))
+			r.event(ctx, wh, corev1.EventTypeWarning, eventTableauError, "Reconcile", "%s", msg)
 		}
 	case err != nil:
+		err = redactError(ctx, err)
 		setCondition(&wh.Status.Conditions, wh.Generation, tableauv1.ConditionSynced, metav1.ConditionFalse,
 			tableauv1.ReasonReconcileError, truncateMessage(err.Error()))
 	}
@@ -647,25 +648,21 @@ func (r *TableauWebhookReconciler) finish(ctx context.Context, before, wh *table
 			return ctrl.Result{}, errors.Join(err, perr)
 		}
 	}
-	if wh.Status.WebhookID != "" && wh.Annotations[tableauv1.AnnotationCreatePending] != "" && wh.DeletionTimestamp.IsZero() {
-		base := wh.DeepCopy()
-		delete(wh.Annotations, tableauv1.AnnotationCreatePending)
-		if perr := r.Patch(ctx, wh, client.MergeFrom(base)); perr != nil {
+	if wh.Status.WebhookID != "" && wh.DeletionTimestamp.IsZero() {
+		if perr := r.clearCreatePending(ctx, wh); perr != nil {
 			return ctrl.Result{}, errors.Join(err, perr)
 		}
 	}
-	if p == nil {
+	switch {
+	case !isProblem:
 		return res, err
-	}
-	switch p.retry {
-	case retryTerminal:
+	case p.terminal():
 		return ctrl.Result{}, reconcile.TerminalError(p)
-	case retryOnChange:
+	case p.retry == retryOnChange:
 		return ctrl.Result{}, nil
+	case p.after > 0:
+		return ctrl.Result{RequeueAfter: p.after}, nil
 	default:
-		if p.after > 0 {
-			return ctrl.Result{RequeueAfter: p.after}, nil
-		}
 		return ctrl.Result{}, p
 	}
 }

@@ -1,0 +1,31 @@
+package controllers
+
+import (
+	"context"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
+)
+
+// EnsureWebhookFinalizer and ReleaseWebhook run the TableauWebhook reconciler's finalizer
+// writes on an object as the caller read it, so that a test can hand them a stale copy.
+func EnsureWebhookFinalizer(ctx context.Context, c client.Client, wh *tableauv1.TableauWebhook) error {
+	return (&TableauWebhookReconciler{Client: c}).ensureFinalizer(ctx, wh)
+}
+
+// ReleaseWebhook removes the TableauWebhook finalizer as a finished deletion does.
+func ReleaseWebhook(ctx context.Context, c client.Client, wh *tableauv1.TableauWebhook) error {
+	return (&TableauWebhookReconciler{Client: c}).release(ctx, wh)
+}
+
+// EnsureSiteFinalizer runs the TableauSite reconciler's finalizer write (inUse: add, else remove).
+func EnsureSiteFinalizer(ctx context.Context, c client.Client, site *tableauv1.TableauSite, inUse bool) error {
+	return (&TableauSiteReconciler{Client: c}).ensureFinalizer(ctx, site, inUse)
+}
+
+// WebhookFinalizer is the TableauWebhook finalizer's name.
+const WebhookFinalizer = webhookFinalizer
+
+// SiteFinalizer is the TableauSite finalizer's name.
+const SiteFinalizer = siteFinalizer
