@@ -59,7 +59,7 @@ func (a siteAccess) selects(ctx context.Context, selector *metav1.LabelSelector,
 	}
 	sel, err := metav1.LabelSelectorAsSelector(selector)
 	if err != nil {
-		return false, nil //nolint:nilerr // an invalid selector admits nothing; the refusal message says where to look
+		return false, nil //nolint:nilerr // an invalid selector admits nothing; authorizeSite's message says why
 	}
 	ns := &metav1.PartialObjectMetadata{}
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
@@ -91,8 +91,11 @@ func (r *TableauWebhookReconciler) authorizeSite(ctx context.Context, wh *tablea
 		return nil, err
 	}
 	if !allowed {
-		return site, &problem{reason: tableauv1.ReasonSiteNotAllowed,
-			message: fmt.Sprintf("TableauSite %s does not admit TableauWebhooks from namespace %q (spec.webhookNamespaces.from is %s)", key, wh.Namespace, site.AdmittedFrom())}
+		msg := fmt.Sprintf("TableauSite %s does not admit TableauWebhooks from namespace %q (spec.webhookNamespaces.from is %s)", key, wh.Namespace, site.AdmittedFrom())
+		if err := site.WebhookNamespacesSelectorError(); err != nil {
+			msg = fmt.Sprintf("TableauSite %s has an invalid spec.webhookNamespaces.selector, which admits no namespace: %v", key, err)
+		}
+		return site, &problem{reason: tableauv1.ReasonSiteNotAllowed, message: msg}
 	}
 	return site, nil
 }

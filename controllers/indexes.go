@@ -17,14 +17,18 @@ const (
 	// conflict per Tableau site, whichever TableauSite leads there, so the site is not part of
 	// the key: checkNameConflict resolves each claimant's Tableau site.
 	indexWebhookName = "tableau.webhook-operator.dev/name"
-	// indexWebhookID indexes TableauWebhooks by the Tableau webhook ID their status records, so
-	// that a webhook another resource owns is never adopted or recovered by name.
+	// indexWebhookID indexes TableauWebhooks by the Tableau site and webhook ID their status
+	// records (webhookIDKey), so that a webhook another resource owns is never adopted or
+	// recovered by name.
 	indexWebhookID = "tableau.webhook-operator.dev/webhook-id"
 	// indexWebhookSecret indexes TableauWebhooks by the Secret of destination.urlFrom.
 	indexWebhookSecret = "tableau.webhook-operator.dev/secret"
 	// indexSiteSecret indexes TableauSites by the Secrets they read.
 	indexSiteSecret = "tableau.webhook-operator.dev/secret"
 )
+
+// webhookIDKey is the key of indexWebhookID: the site's LUID and the webhook's.
+func webhookIDKey(siteLUID, webhookID string) string { return siteLUID + "/" + webhookID }
 
 // setupIndexes registers the field indexes with the manager's cache.
 func setupIndexes(ctx context.Context, mgr manager.Manager) error {
@@ -40,8 +44,8 @@ func setupIndexes(ctx context.Context, mgr manager.Manager) error {
 		return err
 	}
 	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookID, func(o client.Object) []string {
-		if id := o.(*tableauv1.TableauWebhook).Status.WebhookID; id != "" {
-			return []string{id}
+		if s := o.(*tableauv1.TableauWebhook).Status; s.WebhookID != "" {
+			return []string{webhookIDKey(s.SiteID, s.WebhookID)}
 		}
 		return nil
 	}); err != nil {

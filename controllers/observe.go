@@ -18,9 +18,9 @@ import (
 // refused), not duplicated. Resources created together share one List within this window.
 const createFreshness = 5 * time.Second
 
-// pendingClockSkew is how much earlier than the create-pending mark Tableau may date a webhook
-// that the interrupted create made: the two clocks are not the same. A same-named webhook
-// created before that is not the one the mark speaks of.
+// pendingClockSkew is how far from the operator's clock Tableau may date a webhook that an
+// interrupted create made: the two clocks are not the same.
+
 const pendingClockSkew = 10 * time.Minute
 
 // found says how the webhook a TableauWebhook stands for was found in Tableau.
@@ -31,8 +31,8 @@ const (
 	foundNothing found = iota
 	// foundByID: the webhook whose ID the operator recorded in status.
 	foundByID
-	// foundPendingCreate: a same-named webhook that an interrupted create of this resource
-	// made (the create-pending mark, which only the operator may write, says one was under way).
+	// foundPendingCreate: the webhook that an interrupted create of this resource made
+	// (status.pendingCreate, which only the operator writes, says one was under way).
 	foundPendingCreate
 	// foundAdoptable: a same-named webhook the operator did not create, which this resource
 	// asks to adopt and the site's owner lets its namespace adopt.
@@ -79,12 +79,18 @@ func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *table
 		obs.vanished = id
 	}
 
-	pending, pendingSince := createPending(wh)
-	maxAge := createFreshness
-	if pending {
-		maxAge = 0 // a create whose answer was lost: only a new List can tell
+	if pending := pendingOn(wh, conn); pending != nil {
+		// A create whose answer was lost: only a new List can tell. It looks under the name the
+		// create used, which may differ from today's (the update below then renames it).
+		if err := cache.refreshIfOlder(ctx, conn.client, 0); err != nil {
+			return obs, tableauProblem("list webhooks", err)
+		}
+		w, ok, err := r.findPendingCreate(ctx, wh, conn, pending)
+		if err != nil || ok {
+			return observation{found: foundPendingCreate, webhook: w, vanished: obs.vanished}, err
+		}
 	}
-	if err := cache.refreshIfOlder(ctx, conn.client, maxAge); err != nil {
+	if err := cache.refreshIfOlder(ctx, conn.client, createFreshness); err != nil {
 		return obs, tableauProblem("list webhooks", err)
 	}
 	candidates := cache.byName(wh.TableauName())
@@ -95,16 +101,14 @@ func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *table
 	slices.SortFunc(candidates, func(a, b tableau.Webhook) int { return strings.Compare(a.ID, b.ID) })
 	w := candidates[0]
 	obs.webhook = w
-	owner, err := r.recordedOwner(ctx, w.ID, wh)
+	owner, err := r.recordedOwner(ctx, conn, w.ID, wh)
 	if err != nil {
 		return obs, err
 	}
 	switch {
 	case owner != "":
 		obs.found = foundForeign
-		obs.refusal = fmt.Sprintf("Tableau webhook %s named %q belongs to TableauWebhook %s; choose another spec.webhookName", w.ID, w.Name, owner)
-	case pending && madeSince(w, pendingSince):
-		obs.found = foundPendingCreate
+		obs.refusal = fmt.Sprintf("Tableau webhook %s named %q belongs to %s; choose another spec.webhookName", w.ID, w.Name, owner)
 	case wh.EffectiveAdoptionPolicy() != tableauv1.AdoptionPolicyAdopt:
 		obs.found = foundForeign
 		obs.refusal = fmt.Sprintf("Tableau already has a webhook named %q (%s) that this resource did not create; set adoptionPolicy: Adopt to take it over, or choose another spec.webhookName", w.Name, w.ID)
@@ -124,47 +128,75 @@ func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *table
 	return obs, nil
 }
 
-// recordedOwner names the other TableauWebhook whose status records the Tableau webhook id as
-// its own, or "" when none does. Such a webhook is never adopted or recovered by name, whatever
-// this resource's spec says: status is written by the operator alone.
-func (r *TableauWebhookReconciler) recordedOwner(ctx context.Context, id string, wh *tableauv1.TableauWebhook) (string, error) {
+// recordedOwner describes the other TableauWebhook whose status records the Tableau webhook id,
+// on this Tableau site, as its own, or returns "" when none does. Such a webhook is never
+// adopted or recovered by name, whatever this resource's spec says: status is written by the
+// operator alone. A resource in another namespace is not named, only said to exist.
+func (r *TableauWebhookReconciler) recordedOwner(ctx context.Context, conn *connection, id string, wh *tableauv1.TableauWebhook) (string, error) {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookID: id}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookID: webhookIDKey(conn.session.SiteID, id)}); err != nil {
 		return "", err
 	}
 	for i := range list.Items {
 		if other := &list.Items[i]; other.UID != wh.UID {
-			return other.Namespace + "/" + other.Name, nil
+			return describeOther(other, wh), nil
 		}
 	}
 	return "", nil
 }
 
-// createPending reports the create-pending mark and when it was set. The mark is trusted
-// because only those who may write the resource's status may write it (the
-// ValidatingAdmissionPolicy in config/crd/policy), and it matters only until the created
-// webhook's ID is in status.
-func createPending(wh *tableauv1.TableauWebhook) (bool, time.Time) {
-	v := wh.Annotations[tableauv1.AnnotationCreatePending]
-	if v == "" || wh.Status.WebhookID != "" {
-		return false, time.Time{}
+// describeOther names another TableauWebhook in a message for wh's owners: by namespace/name
+// when it is in wh's namespace, and without a name otherwise, so that no tenant learns the names
+// of another namespace's resources from its own resource's status.
+func describeOther(other, wh *tableauv1.TableauWebhook) string {
+	if other.Namespace == wh.Namespace {
+		return "TableauWebhook " + other.Namespace + "/" + other.Name
 	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return true, time.Time{}
-	}
-	return true, t
+	return "a TableauWebhook in another namespace"
 }
 
-// madeSince reports whether the webhook may be the one a create begun at since made: Tableau
-// dates it no earlier than since (with slack for the two clocks), or does not date it.
-func madeSince(w tableau.Webhook, since time.Time) bool {
-	if since.IsZero() || w.CreatedAt == "" {
+// pendingOn returns the resource's record of an interrupted create, if it is for the Tableau
+// site conn signs in to and no webhook ID was stored since.
+func pendingOn(wh *tableauv1.TableauWebhook, conn *connection) *tableauv1.PendingCreate {
+	p := wh.Status.PendingCreate
+	if p == nil || wh.Status.WebhookID != "" || p.SiteID != conn.session.SiteID {
+		return nil
+	}
+	return p
+}
+
+// findPendingCreate looks, in the cached List, for the webhook that an interrupted create of
+// this resource may have made: named as the create named it, dated while that create could
+// still have been served (madeDuring), and recorded by no other TableauWebhook.
+func (r *TableauWebhookReconciler) findPendingCreate(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, pending *tableauv1.PendingCreate) (tableau.Webhook, bool, error) {
+	candidates := conn.webhooks.byName(pending.Name)
+	slices.SortFunc(candidates, func(a, b tableau.Webhook) int { return strings.Compare(a.ID, b.ID) })
+	for _, w := range candidates {
+		if !madeDuring(w, pending.Since.Time, pending.Since.Add(r.Options.TableauTimeout)) {
+			continue
+		}
+		owner, err := r.recordedOwner(ctx, conn, w.ID, wh)
+		if err != nil {
+			return tableau.Webhook{}, false, err
+		}
+		if owner == "" {
+			return w, true, nil
+		}
+	}
+	return tableau.Webhook{}, false, nil
+}
+
+// madeDuring reports whether the webhook may be the one a create call made between from and
+// to (its start, and its start plus the client's timeout): Tableau dates it within that window,
+// give or take pendingClockSkew, or does not date it. A same-named webhook made long before or
+// after, by hand say, is not the one the record speaks of.
+func madeDuring(w tableau.Webhook, from, to time.Time) bool {
+	if w.CreatedAt == "" {
 		return true
 	}
 	created, err := time.Parse(time.RFC3339, w.CreatedAt)
 	if err != nil {
 		return true
 	}
-	return !created.Before(since.Add(-pendingClockSkew))
+	return !created.Before(from.Add(-pendingClockSkew)) && !created.After(to.Add(pendingClockSkew))
 }

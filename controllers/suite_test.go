@@ -39,7 +39,6 @@ import (
 	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/controllers"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau/tableautest"
-	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/testenv"
 )
 
 var (
@@ -91,13 +90,6 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	restConfig = cfg
-	// The admission policy that keeps the create-pending mark to the operator ships with the
-	// CRDs, and the operator's safety relies on it: the suite runs with it.
-	if err := testenv.InstallPolicies(context.Background(), cfg, testenv.PolicyDir()); err != nil {
-		fmt.Fprintf(os.Stderr, "install the admission policies: %v\n", err)
-		_ = env.Stop()
-		os.Exit(1)
-	}
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -676,8 +668,8 @@ func (e *testEnv) waitReadyMessage(obj client.Object, part string) {
 	})
 }
 
-// waitCreatePendingCleared waits until the create-pending annotation is gone: the operator
-// clears it right after it stored status.webhookID (DESIGN 3.2 step 6), in a later write.
+// waitCreatePendingCleared waits until status.pendingCreate is gone and status.webhookID is
+// stored: the operator clears the one in the status write that records the other.
 func (e *testEnv) waitCreatePendingCleared(wh *tableauv1.TableauWebhook) {
 	e.t.Helper()
 	eventually(e.t, waitTimeout, func() error {
@@ -685,8 +677,8 @@ func (e *testEnv) waitCreatePendingCleared(wh *tableauv1.TableauWebhook) {
 		if wh.Status.WebhookID == "" {
 			return fmt.Errorf("%s has no webhookID", wh.Name)
 		}
-		if v, ok := wh.Annotations[tableauv1.AnnotationCreatePending]; ok {
-			return fmt.Errorf("%s still has the create-pending annotation (%s)", wh.Name, v)
+		if p := wh.Status.PendingCreate; p != nil {
+			return fmt.Errorf("%s still has status.pendingCreate (%+v)", wh.Name, *p)
 		}
 		return nil
 	})

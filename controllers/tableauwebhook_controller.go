@@ -89,12 +89,13 @@ func (r *TableauWebhookReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		}
 		return r.finish(ctx, before, wh, ctrl.Result{}, err)
 	}
-	res, err := r.reconcileNormal(ctx, wh)
+	res, err := r.reconcileNormal(ctx, wh, before)
 	return r.finish(ctx, before, wh, res, err)
 }
 
-// reconcileNormal is DESIGN.md section 3.2, steps 2 to 9.
-func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh *tableauv1.TableauWebhook) (ctrl.Result, error) {
+// reconcileNormal is DESIGN.md section 3.2, steps 2 to 9. written is the object as last
+// written to the API server, which finish diffs status against.
+func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh, written *tableauv1.TableauWebhook) (ctrl.Result, error) {
 	if wh.Spec.Suspend {
 		setCondition(&wh.Status.Conditions, wh.Generation, tableauv1.ConditionSynced, metav1.ConditionFalse,
 			tableauv1.ReasonSuspended, "spec.suspend is true: the operator makes no Tableau calls for this webhook")
@@ -123,7 +124,7 @@ func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh *tabl
 	if err != nil {
 		return ctrl.Result{}, r.connectionLost(site, err)
 	}
-	w, err := r.apply(ctx, wh, conn, obs, desired)
+	w, err := r.apply(ctx, wh, written, conn, obs, desired)
 	if err != nil {
 		return ctrl.Result{}, r.connectionLost(site, err)
 	}
@@ -154,7 +155,7 @@ func siteReady(site *tableauv1.TableauSite) error {
 
 // apply turns what observeWebhook found into Tableau writes, Events and metrics, and returns
 // the webhook as Tableau now has it.
-func (r *TableauWebhookReconciler) apply(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, obs observation, desired tableau.WebhookSpec) (tableau.Webhook, error) {
+func (r *TableauWebhookReconciler) apply(ctx context.Context, wh, written *tableauv1.TableauWebhook, conn *connection, obs observation, desired tableau.WebhookSpec) (tableau.Webhook, error) {
 	log := logf.FromContext(ctx)
 	if obs.vanished != "" {
 		log.Info("Webhook was deleted in Tableau; creating it again", "webhookID", obs.vanished)
@@ -168,10 +169,10 @@ func (r *TableauWebhookReconciler) apply(ctx context.Context, wh *tableauv1.Tabl
 	case foundForeign:
 		return tableau.Webhook{}, &problem{reason: tableauv1.ReasonAlreadyExists, message: obs.refusal}
 	case foundNothing:
-		// createWebhook adds the finalizer in the same write as the create-pending mark.
-		return r.createWebhook(ctx, wh, conn, desired)
+		return r.createWebhook(ctx, wh, written, conn, desired)
 	case foundPendingCreate:
 		log.Info("Found the webhook an interrupted create made", "webhookID", obs.webhook.ID)
+		wh.Status.PendingCreate = nil
 	case foundAdoptable:
 		r.event(ctx, wh, corev1.EventTypeNormal, eventAdopted, "Adopt", "Adopted webhook %s named %q", obs.webhook.ID, obs.webhook.Name)
 	}
@@ -287,12 +288,16 @@ func (r *TableauWebhookReconciler) resolveDestination(ctx context.Context, wh *t
 	return raw, nil
 }
 
-// checkNameConflict refuses a Tableau name that an older TableauWebhook claims on the same
+// checkNameConflict refuses a Tableau name that another TableauWebhook claims first on the same
 // Tableau site, whichever TableauSite object it goes through. Only TableauWebhooks that their
-// site admits take part: a refused one cannot squat a name.
+// site admits take part: a refused one cannot squat a name. The resource that holds the name
+// (its status records a webhook of that name on that site) keeps it; among those that hold
+// nothing yet, the oldest wins. So an older resource renamed to another's name, or a squatter
+// admitted late, never takes a name that is in use.
 func (r *TableauWebhookReconciler) checkNameConflict(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection) error {
+	name, luid := wh.TableauName(), conn.session.SiteID
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: wh.TableauName()}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: name}); err != nil {
 		return err
 	}
 	slices.SortFunc(list.Items, func(a, b tableauv1.TableauWebhook) int {
@@ -303,7 +308,7 @@ func (r *TableauWebhookReconciler) checkNameConflict(ctx context.Context, wh *ta
 	})
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID == wh.UID || !claimsBefore(other, wh) {
+		if other.UID == wh.UID || !outranks(other, wh, name, luid) {
 			continue
 		}
 		claims, err := r.claimsOnSite(ctx, other, conn.identity)
@@ -312,10 +317,24 @@ func (r *TableauWebhookReconciler) checkNameConflict(ctx context.Context, wh *ta
 		}
 		if claims {
 			return &problem{reason: tableauv1.ReasonNameConflict,
-				message: fmt.Sprintf("TableauWebhook %s/%s already claims the Tableau name %q on this Tableau site; set a different spec.webhookName", other.Namespace, other.Name, wh.TableauName())}
+				message: fmt.Sprintf("%s already claims the Tableau name %q on this Tableau site; set a different spec.webhookName", describeOther(other, wh), name)}
 		}
 	}
 	return nil
+}
+
+// holdsName reports whether the resource's status records a webhook of the name on the site.
+func holdsName(wh *tableauv1.TableauWebhook, name, siteLUID string) bool {
+	return wh.Status.WebhookID != "" && wh.Status.WebhookName == name && wh.Status.SiteID == siteLUID
+}
+
+// outranks reports whether a's claim on the name comes before b's: the holder first, then the
+// older (claimsBefore).
+func outranks(a, b *tableauv1.TableauWebhook, name, siteLUID string) bool {
+	if ha, hb := holdsName(a, name, siteLUID), holdsName(b, name, siteLUID); ha != hb {
+		return ha
+	}
+	return claimsBefore(a, b)
 }
 
 // claimsBefore orders TableauWebhooks claiming one name: the oldest wins, then by namespace/name.
@@ -333,8 +352,7 @@ func (r *TableauWebhookReconciler) patchMetadata(ctx context.Context, wh, base *
 	return r.Patch(ctx, wh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
-// ensureFinalizer adds the finalizer to a resource whose webhook exists in Tableau (found by
-// ID or adopted); a create adds it together with the create-pending mark.
+// ensureFinalizer adds the finalizer before the operator creates or takes over a webhook.
 func (r *TableauWebhookReconciler) ensureFinalizer(ctx context.Context, wh *tableauv1.TableauWebhook) error {
 	if controllerutil.ContainsFinalizer(wh, webhookFinalizer) {
 		return nil
@@ -344,51 +362,35 @@ func (r *TableauWebhookReconciler) ensureFinalizer(ctx context.Context, wh *tabl
 	return r.patchMetadata(ctx, wh, base)
 }
 
-// createWebhook creates the webhook, marking the resource create-pending first so that a
-// crash or a lost answer never leads to a second webhook.
-func (r *TableauWebhookReconciler) createWebhook(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, desired tableau.WebhookSpec) (tableau.Webhook, error) {
-	// One write carries both marks, before anything exists in Tableau: the finalizer (so
-	// that a deletion cleans up) and create-pending (so that a lost answer is recognised).
-	if wh.Annotations[tableauv1.AnnotationCreatePending] == "" || !controllerutil.ContainsFinalizer(wh, webhookFinalizer) {
-		base := wh.DeepCopy()
-		if wh.Annotations == nil {
-			wh.Annotations = map[string]string{}
-		}
-		if wh.Annotations[tableauv1.AnnotationCreatePending] == "" {
-			wh.Annotations[tableauv1.AnnotationCreatePending] = time.Now().UTC().Format(time.RFC3339)
-		}
-		controllerutil.AddFinalizer(wh, webhookFinalizer)
-		if err := r.patchMetadata(ctx, wh, base); err != nil {
-			return tableau.Webhook{}, err
-		}
+// createWebhook creates the webhook. The finalizer goes first (so that a deletion cleans up),
+// then status.pendingCreate (so that a crash or a lost answer is recognised later instead of
+// leading to a second webhook); both are stored before anything exists in Tableau. written
+// follows the status write, so that finish's diff clears the record when it must.
+func (r *TableauWebhookReconciler) createWebhook(ctx context.Context, wh, written *tableauv1.TableauWebhook, conn *connection, desired tableau.WebhookSpec) (tableau.Webhook, error) {
+	if err := r.ensureFinalizer(ctx, wh); err != nil {
+		return tableau.Webhook{}, err
 	}
+	base := wh.DeepCopy()
+	base.Status = written.Status
+	wh.Status.PendingCreate = &tableauv1.PendingCreate{Name: desired.Name, SiteID: conn.session.SiteID, Since: metav1.NewTime(time.Now().UTC().Truncate(time.Second))}
+	if err := r.Status().Patch(ctx, wh, client.MergeFrom(base)); err != nil {
+		return tableau.Webhook{}, err
+	}
+	written.Status = *wh.Status.DeepCopy()
 	w, err := conn.client.CreateWebhook(ctx, desired)
 	if err != nil {
-		p := tableauProblem("create webhook", err)
 		if !tableau.IsTransient(err) {
-			// Tableau refused the create, so it made nothing: the mark would only mislead a
+			// Tableau refused the create, so it made nothing: the record would only mislead a
 			// later reconcile into taking a same-named webhook for this one.
-			if cerr := r.clearCreatePending(ctx, wh); cerr != nil {
-				return tableau.Webhook{}, fmt.Errorf("%w (and clearing the create-pending mark failed: %w)", p, cerr)
-			}
+			wh.Status.PendingCreate = nil
 		}
-		return tableau.Webhook{}, p
+		return tableau.Webhook{}, tableauProblem("create webhook", err)
 	}
 	conn.webhooks.put(w)
 	wh.Status.WebhookID = w.ID
+	wh.Status.PendingCreate = nil
 	r.event(ctx, wh, corev1.EventTypeNormal, eventCreated, "Create", "Created webhook %s for event %s", w.ID, w.Event)
 	return w, nil
-}
-
-// clearCreatePending removes the create-pending mark.
-func (r *TableauWebhookReconciler) clearCreatePending(ctx context.Context, wh *tableauv1.TableauWebhook) error {
-	if _, ok := wh.Annotations[tableauv1.AnnotationCreatePending]; !ok {
-		return nil
-	}
-	base := wh.DeepCopy()
-	delete(wh.Annotations, tableauv1.AnnotationCreatePending)
-	// Annotations are a map: a merge patch names only this key and needs no resourceVersion.
-	return client.IgnoreNotFound(r.Patch(ctx, wh, client.MergeFrom(base)))
 }
 
 // updateWebhook makes an existing webhook match the spec, telling a spec change from drift
@@ -540,8 +542,8 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 		return true, nil
 	}
 	id := wh.Status.WebhookID
-	pending, pendingSince := createPending(wh)
-	if wh.EffectiveDeletionPolicy() == tableauv1.DeletionPolicyOrphan || (id == "" && !pending) {
+	pending := wh.Status.PendingCreate
+	if wh.EffectiveDeletionPolicy() == tableauv1.DeletionPolicyOrphan || (id == "" && pending == nil) {
 		return true, r.release(ctx, wh)
 	}
 	site, err := r.authorizeSite(ctx, wh)
@@ -550,7 +552,7 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 			logf.FromContext(ctx).Info("Not deleting anything from Tableau: the TableauSite does not admit this namespace and no webhook ID is recorded", "tableauSite", siteKeyOf(wh))
 			return true, r.release(ctx, wh)
 		}
-		pending, err = false, nil
+		pending, err = nil, nil
 	}
 	if p, ok := asProblem(err); ok {
 		return false, deletingProblem(&problem{message: "cannot delete the webhook from Tableau: " + p.message + orphanHint, err: p})
@@ -567,10 +569,17 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 		return false, deletingProblem(&problem{message: fmt.Sprintf("cannot delete webhook %s: it was made on the Tableau site %s, and TableauSite %s now signs in to site %s%s",
 			id, wh.Status.SiteID, siteKeyOf(wh), conn.session.SiteID, orphanHint)})
 	}
-	if id == "" && pending {
-		// A create whose answer was lost may have made a webhook: look for it by name.
-		if id, err = r.findPendingCreate(ctx, wh, conn, pendingSince); err != nil {
+	if id == "" && pending != nil && pendingOn(wh, conn) != nil {
+		// A create whose answer was lost may have made a webhook: look for it by the name it used.
+		if err := conn.webhooks.refreshIfOlder(ctx, conn.client, 0); err != nil {
 			return false, deletingProblem(tableauProblem("list webhooks", r.connectionLost(site, err)))
+		}
+		w, ok, err := r.findPendingCreate(ctx, wh, conn, pending)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			id = w.ID
 		}
 	}
 	if id != "" {
@@ -581,30 +590,6 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 		r.event(ctx, wh, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted webhook %s from Tableau", id)
 	}
 	return true, r.release(ctx, wh)
-}
-
-// findPendingCreate looks, in a fresh List, for the webhook that an interrupted create of this
-// resource may have made: named as the resource names it, made after the mark, and recorded by
-// no other TableauWebhook. It returns "" when there is none.
-func (r *TableauWebhookReconciler) findPendingCreate(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, since time.Time) (string, error) {
-	if err := conn.webhooks.refreshIfOlder(ctx, conn.client, 0); err != nil {
-		return "", err
-	}
-	candidates := conn.webhooks.byName(wh.TableauName())
-	slices.SortFunc(candidates, func(a, b tableau.Webhook) int { return strings.Compare(a.ID, b.ID) })
-	for _, w := range candidates {
-		if !madeSince(w, since) {
-			continue
-		}
-		owner, err := r.recordedOwner(ctx, w.ID, wh)
-		if err != nil {
-			return "", err
-		}
-		if owner == "" {
-			return w.ID, nil
-		}
-	}
-	return "", nil
 }
 
 // release removes the finalizer, letting the resource go, and forgets it.
@@ -618,9 +603,8 @@ func (r *TableauWebhookReconciler) release(ctx context.Context, wh *tableauv1.Ta
 	return nil
 }
 
-// finish turns the outcome of a reconcile into conditions, writes status if it changed,
-// clears the create-pending mark once the webhook ID is stored, and picks the retry. Every
-// message is redacted before it is truncated.
+// finish turns the outcome of a reconcile into conditions, writes status if it changed, and
+// picks the retry. Every message is redacted before it is truncated.
 func (r *TableauWebhookReconciler) finish(ctx context.Context, before, wh *tableauv1.TableauWebhook, res ctrl.Result, err error) (ctrl.Result, error) {
 	p, isProblem := asProblem(err)
 	switch {
@@ -645,11 +629,6 @@ func (r *TableauWebhookReconciler) finish(ctx context.Context, before, wh *table
 		base := wh.DeepCopy()
 		base.Status = before.Status
 		if perr := r.Status().Patch(ctx, wh, client.MergeFrom(base)); perr != nil {
-			return ctrl.Result{}, errors.Join(err, perr)
-		}
-	}
-	if wh.Status.WebhookID != "" && wh.DeletionTimestamp.IsZero() {
-		if perr := r.clearCreatePending(ctx, wh); perr != nil {
 			return ctrl.Result{}, errors.Join(err, perr)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -46,8 +47,9 @@ func sameWebhooks(t *testing.T, sim *tableautest.Server, want []tableautest.Webh
 
 // A TableauWebhook whose namespace the site does not admit makes no Tableau request on its
 // delete path either, whatever its finalizers, annotations and webhookName say: even a
-// create-pending mark written by someone the admission policy trusts (here the admin) is not
-// enough to have the operator list the site and delete a same-named webhook.
+// status.pendingCreate naming a webhook of the site (written here by the admin, as if the
+// operator had recorded it while the namespace was admitted) is not enough to have the
+// operator list the site and delete a same-named webhook.
 func TestRefusedDeletionMakesNoTableauRequest(t *testing.T) {
 	t.Parallel()
 	other := newNamespace(t, nil)
@@ -60,10 +62,16 @@ func TestRefusedDeletionMakesNoTableauRequest(t *testing.T) {
 	wh.Spec.SiteRef.Namespace = e.ns
 	wh.Spec.WebhookName = victim.Name
 	wh.Finalizers = []string{controllers.WebhookFinalizer}
-	wh.Annotations = map[string]string{tableauv1.AnnotationCreatePending: metav1.Now().UTC().Format("2006-01-02T15:04:05Z")}
+	wh.Annotations = map[string]string{"tableau.webhook-operator.dev/create-pending": metav1.Now().UTC().Format(time.RFC3339)}
 	requests := e.sim.Stats().Total()
 	e.create(wh)
 	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonSiteNotAllowed)
+	e.get(site)
+	base := wh.DeepCopy()
+	wh.Status.PendingCreate = &tableauv1.PendingCreate{Name: victim.Name, SiteID: site.Status.SiteID, Since: metav1.Now()}
+	if err := k8s.Status().Patch(e.ctx, wh, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
 	e.delete(wh)
 	e.waitGone(wh)
 	if n := e.sim.Stats().Total() - requests; n != 0 {
@@ -246,24 +254,80 @@ func TestAdoptionNeedsTheSiteOwnersConsent(t *testing.T) {
 	e.waitEvent(wh, "Adopted")
 }
 
-// A webhook that another TableauWebhook records as its own is never adopted, even where the
-// two claim the name on different TableauSites that the conflict check cannot relate (one of
-// them is not Ready).
+// The resource that holds a name keeps it: an older resource renamed to it, or an older
+// squatter that its site admits only later, gets NameConflict and changes nothing in Tableau.
+func TestTheHolderOfANameKeepsIt(t *testing.T) {
+	t.Parallel()
+	late := newNamespace(t, nil)
+	e := newEnv(t, withExtraNamespaces(late))
+	e.create(e.patSecretObj("owner-pat"))
+	site := e.siteObj("owner", "owner-pat")
+	site.Spec.WebhookNamespaces = &tableauv1.WebhookNamespaces{From: tableauv1.NamespacesFromSelector,
+		Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{e.ns}}}}}
+	e.create(site)
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonConnected)
+
+	// Created first, both of them: one renames itself later, the other is admitted later.
+	renamer := e.readyWebhook(e.webhookObj("renamer", site.Name, "WorkbookCreated", "https://hooks.example.com/renamer"))
+	squatter := e.webhookObj("squatter", site.Name, "WorkbookCreated", "https://hooks.example.com/squatter")
+	squatter.Namespace = late
+	squatter.Spec.SiteRef.Namespace = e.ns
+	squatter.Spec.WebhookName = e.ns + "/victim"
+	e.create(squatter)
+	e.waitCondition(squatter, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonSiteNotAllowed)
+	victim := e.readyWebhook(e.webhookObj("victim", site.Name, "WorkbookCreated", "https://hooks.example.com/victim"))
+	before := e.simWebhooks()
+
+	e.update(renamer, func() { renamer.Spec.WebhookName = victim.TableauName() })
+	e.waitCondition(renamer, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonNameConflict)
+	e.update(site, func() { site.Spec.WebhookNamespaces.Selector.MatchExpressions[0].Values = []string{e.ns, late} })
+	e.waitCondition(squatter, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonNameConflict)
+	if msg := readyMessage(squatter); !strings.Contains(msg, "a TableauWebhook in another namespace already claims") {
+		t.Errorf("the NameConflict message should say that a resource of another namespace holds the name, without naming it: %s", msg)
+	}
+	// The victim is untouched and keeps working.
+	sameWebhooks(t, e.sim, before)
+	e.update(victim, func() { victim.Spec.Destination.URL = "https://hooks.example.com/victim-2" })
+	e.waitCondition(victim, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonAvailable)
+	if got := simWebhooksNamed(e.sim, victim.TableauName()); len(got) != 1 || got[0].URL != "https://hooks.example.com/victim-2" {
+		t.Errorf("simulator webhooks named %s: %+v", victim.TableauName(), got)
+	}
+}
+
+// A webhook that another TableauWebhook records in its status is never adopted, even by a
+// resource that no name conflict stops: here the webhook was renamed in Tableau, behind its
+// owner's back (and its owner cannot put the name back), to the name another resource asks to
+// adopt.
 func TestNoAdoptionOfAnotherResourcesWebhook(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, withResync(2*time.Second))
 	site := e.readySite("owner")
-	first := e.webhookObj("first", site.Name, "WorkbookCreated", "https://hooks.example.com/first")
-	e.readyWebhook(first)
+	first := e.readyWebhook(e.webhookObj("first", site.Name, "WorkbookCreated", "https://hooks.example.com/first"))
+	e.sim.SetFaults(tableautest.Faults{Operations: []string{tableautest.OpUpdateWebhook}, Statuses: []int{500}, ErrorRate: 1})
+	if !e.sim.EditWebhook(siteName, first.Status.WebhookID, func(w *tableautest.Webhook) { w.Name = "taken" }) {
+		t.Fatal("no webhook to rename")
+	}
+	// The site's next List shows the rename to everyone.
+	lists := e.sim.Count(tableautest.OpListWebhooks)
+	eventually(t, waitTimeout, func() error {
+		if e.sim.Count(tableautest.OpListWebhooks) <= lists {
+			return fmt.Errorf("no List since the rename")
+		}
+		return nil
+	})
 	taker := e.webhookObj("taker", site.Name, "WorkbookCreated", "https://hooks.example.com/taker")
-	taker.Spec.WebhookName = first.TableauName()
+	taker.Spec.WebhookName = "taken"
 	taker.Spec.AdoptionPolicy = tableauv1.AdoptionPolicyAdopt
 	e.create(taker)
-	// The older resource wins the name.
-	e.waitCondition(taker, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonNameConflict)
-	if got := simWebhooksNamed(e.sim, first.TableauName()); len(got) != 1 || got[0].URL != "https://hooks.example.com/first" {
-		t.Errorf("simulator webhooks named %s: %+v", first.TableauName(), got)
+	e.waitCondition(taker, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonAlreadyExists)
+	if msg := readyMessage(taker); !strings.Contains(msg, "belongs to TableauWebhook "+e.ns+"/first") {
+		t.Errorf("Ready message %q does not say the webhook belongs to first", msg)
 	}
+	if got := simWebhook(t, e.sim, first.Status.WebhookID); got.URL != "https://hooks.example.com/first" {
+		t.Errorf("first's webhook was changed: %+v", got)
+	}
+	e.sim.ClearFaults()
+	e.waitCondition(first, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonAvailable)
 }
 
 // Finalizer writes carry the resourceVersion: one made from a stale copy fails with a conflict
@@ -342,8 +406,8 @@ func TestFinalizerWritesKeepOtherControllersFinalizers(t *testing.T) {
 	}
 }
 
-// The create-pending mark does not outlive a create that Tableau refused: nothing was made,
-// and a later same-named webhook must not be taken for this resource's own.
+// status.pendingCreate does not outlive a create that Tableau refused: nothing was made, and a
+// later same-named webhook must not be taken for this resource's own.
 func TestRefusedCreateClearsTheCreatePendingMark(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -354,8 +418,8 @@ func TestRefusedCreateClearsTheCreatePendingMark(t *testing.T) {
 	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonRejected)
 	eventually(t, waitTimeout, func() error {
 		e.get(wh)
-		if v, ok := wh.Annotations[tableauv1.AnnotationCreatePending]; ok {
-			return fmt.Errorf("the create-pending mark (%s) outlives a refused create", v)
+		if p := wh.Status.PendingCreate; p != nil {
+			return fmt.Errorf("status.pendingCreate (%+v) outlives a refused create", *p)
 		}
 		return nil
 	})
@@ -368,5 +432,31 @@ func TestRefusedCreateClearsTheCreatePendingMark(t *testing.T) {
 	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonAvailable)
 	if got := simWebhooksNamed(e.sim, wh.TableauName()); len(got) != 1 {
 		t.Errorf("simulator webhooks named %s: %+v", wh.TableauName(), got)
+	}
+}
+
+// A webhookNamespaces selector that the schema accepts but that cannot be evaluated (an In
+// without values) admits no namespace, and the refusal says why.
+func TestInvalidSelectorAdmitsNothing(t *testing.T) {
+	t.Parallel()
+	other := newNamespace(t, map[string]string{"team": "data"})
+	e := newEnv(t, withExtraNamespaces(other))
+	e.create(e.patSecretObj("owner-pat"))
+	site := e.siteObj("owner", "owner-pat")
+	site.Spec.WebhookNamespaces = &tableauv1.WebhookNamespaces{From: tableauv1.NamespacesFromSelector,
+		Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "team", Operator: metav1.LabelSelectorOpIn}}}}
+	e.create(site)
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonConnected)
+	requests := e.sim.Stats().Total()
+	wh := e.webhookObj("refused", site.Name, "WorkbookCreated", "https://hooks.example.com/x")
+	wh.Namespace = other
+	wh.Spec.SiteRef.Namespace = e.ns
+	e.create(wh)
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonSiteNotAllowed)
+	if msg := readyMessage(wh); !strings.Contains(msg, "invalid spec.webhookNamespaces.selector") {
+		t.Errorf("Ready message %q does not say the selector is invalid", msg)
+	}
+	if n := e.sim.Stats().Total() - requests; n != 0 {
+		t.Errorf("%d Tableau requests for a refused reference", n)
 	}
 }

@@ -325,7 +325,7 @@ func TestWebhookSuspendResume(t *testing.T) {
 }
 
 // The create succeeds in Tableau but its answer is lost: the next reconcile finds the webhook
-// by name thanks to the create-pending annotation, and never makes a second one.
+// by the name status.pendingCreate recorded, and never makes a second one.
 func TestWebhookLostCreateResponse(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -41,7 +41,7 @@ func TestSteadyState(t *testing.T) {
 		out["site"] = site.ResourceVersion
 		return out
 	}
-	// Settled: every webhook Ready with its create-pending mark cleared, the site counting them.
+	// Settled: every webhook Ready with no create pending, the site counting them.
 	eventually(t, waitTimeout, func() error {
 		var list tableauv1.TableauWebhookList
 		if err := k8s.List(e.ctx, &list, client.InNamespace(e.ns)); err != nil {
@@ -49,7 +49,7 @@ func TestSteadyState(t *testing.T) {
 		}
 		for _, w := range list.Items {
 			c := apimeta.FindStatusCondition(w.Status.Conditions, tableauv1.ConditionReady)
-			if c == nil || c.Status != metav1.ConditionTrue || w.Annotations[tableauv1.AnnotationCreatePending] != "" {
+			if c == nil || c.Status != metav1.ConditionTrue || w.Status.PendingCreate != nil {
 				return fmt.Errorf("%s not settled: %+v", w.Name, c)
 			}
 		}

@@ -71,8 +71,4 @@ const (
 const (
 	// AnnotationTest asks the operator to run Tableau's Test Webhook once for each new value.
 	AnnotationTest = "tableau.webhook-operator.dev/test"
-	// AnnotationCreatePending is written by the operator just before it asks Tableau to create
-	// a webhook and removed once status.webhookID is stored, so that a same-named webhook found
-	// after a crash or a lost response is recognised as this resource's own. Not for users.
-	AnnotationCreatePending = "tableau.webhook-operator.dev/create-pending"
 )

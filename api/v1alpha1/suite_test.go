@@ -50,9 +50,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := 1
-	if err := testenv.InstallPolicies(context.Background(), cfg, testenv.PolicyDir()); err != nil {
-		fmt.Fprintf(os.Stderr, "install the admission policies: %v\n", err)
-	} else if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		fmt.Fprintf(os.Stderr, "create client: %v\n", err)
 	} else {
 		code = m.Run()

@@ -246,6 +246,17 @@ func (s *TableauSite) AdmittedFrom() NamespacesFrom {
 	return s.Spec.WebhookNamespaces.From
 }
 
+// WebhookNamespacesSelectorError reports why spec.webhookNamespaces.selector cannot be used, or
+// nil when it can or is not in use. The schema checks its shape, but not every value (an
+// operator such as In with no values): such a selector admits no namespace.
+func (s *TableauSite) WebhookNamespacesSelectorError() error {
+	if s.AdmittedFrom() != NamespacesFromSelector || s.Spec.WebhookNamespaces.Selector == nil {
+		return nil
+	}
+	_, err := metav1.LabelSelectorAsSelector(s.Spec.WebhookNamespaces.Selector)
+	return err
+}
+
 // AdoptionFrom returns which namespaces may adopt webhooks, applying the default (Same).
 func (s *TableauSite) AdoptionFrom() AdoptionFrom {
 	if s.Spec.Adoption == nil || s.Spec.Adoption.From == "" {

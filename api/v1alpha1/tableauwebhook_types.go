@@ -132,6 +132,15 @@ type TableauWebhookStatus struct {
 	// +optional
 	WebhookID string `json:"webhookID,omitempty"`
 
+	// PendingCreate is written by the operator just before it asks Tableau to create the
+	// webhook, and cleared when webhookID is stored or the create failed for good: after a
+	// crash or a lost answer, a webhook of that name on that site, made since, is recognised as
+	// this resource's own instead of being created twice. It lives in status, which only the
+	// operator writes, so that nothing a user writes can make the operator take a webhook for
+	// its own.
+	// +optional
+	PendingCreate *PendingCreate `json:"pendingCreate,omitempty"`
+
 	// SiteID is the LUID of the site the webhook lives on.
 	// +optional
 	SiteID string `json:"siteID,omitempty"`
@@ -171,6 +180,16 @@ type TableauWebhookStatus struct {
 	// +patchMergeKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+}
+
+// PendingCreate is a create the operator asked Tableau for and has not seen the answer of.
+type PendingCreate struct {
+	// Name is the name the webhook was created with.
+	Name string `json:"name"`
+	// SiteID is the LUID of the site it was created on.
+	SiteID string `json:"siteID"`
+	// Since is when the operator asked.
+	Since metav1.Time `json:"since"`
 }
 
 // WebhookOwner is the Tableau user that owns a webhook.

@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	tableauv1alpha1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
-	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/testenv"
 )
 
 // ModulePath is the operator's Go module, used to recognise the repository root.
@@ -143,12 +142,6 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 	e.addCleanup(func() error { return e.testEnv.Stop() })
 
-	if len(crds) > 0 {
-		// The admission policies ship with the CRDs (config/crd/policy).
-		if err := testenv.InstallPolicies(ctx, e.testEnv.Config, filepath.Join(root, "config", "crd", "policy")); err != nil {
-			return nil, fmt.Errorf("install the admission policies: %w", err)
-		}
-	}
 	admin, err := e.testEnv.AddUser(envtest.User{Name: AdminUser, Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("add the admin user: %w", err)

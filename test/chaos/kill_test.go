@@ -9,7 +9,7 @@ import (
 )
 
 // TestKillDuringConvergence SIGKILLs the manager again and again while TableauWebhooks
-// converge, restarting it each time: the create-pending mark must make every interrupted
+// converge, restarting it each time: status.pendingCreate must make every interrupted
 // create end in exactly one webhook.
 func TestKillDuringConvergence(t *testing.T) {
 	n, kills := size(40, 300), size(4, 12)
@@ -29,7 +29,7 @@ func TestKillDuringConvergence(t *testing.T) {
 			t.Fatalf("all %d converged before kill %d: the manager is too fast for this scenario to test anything", n, k)
 		}
 		// Kill just after Tableau answered a create: the manager is then most likely between
-		// the create and storing its ID, the window that create-pending protects.
+		// the create and storing its ID, the window that status.pendingCreate protects.
 		s.waitNextCreate()
 		if err := mgr.Kill(); err != nil {
 			t.Fatal(err)

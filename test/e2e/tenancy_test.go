@@ -102,27 +102,21 @@ func tenancyAttacks() []tenancyAttack {
 				forged := m.webhook("forged", w.handMade.Event, "https://attacker.example.com/forged")
 				forged.Spec.WebhookName = w.handMade.Name
 				forged.Finalizers = []string{operatorFinalizer}
-				pending := map[string]string{tableauv1.AnnotationCreatePending: time.Now().UTC().Format(time.RFC3339)}
+				// The annotation an earlier version of the operator trusted: now it means nothing.
+				forged.Annotations = map[string]string{"tableau.webhook-operator.dev/create-pending": time.Now().UTC().Format(time.RFC3339)}
 				w.during(t, noRequests, func() {
-					withMark := forged.DeepCopy()
-					withMark.Annotations = pending
-					refused := m.c.Create(w.ctx, withMark)
-					expectPolicyRefusal(t, "creating it with the create-pending annotation", refused)
-					if refused == nil {
-						// Stored after all: its deletion still must not reach Tableau.
-						forged = withMark
-					} else if err := m.c.Create(w.ctx, forged); err != nil {
-						t.Fatalf("create it with the finalizer and webhookName %q, without the annotation: %v", w.handMade.Name, err)
+					if err := m.c.Create(w.ctx, forged); err != nil {
+						t.Fatalf("create it with the finalizer, the annotation and webhookName %q: %v", w.handMade.Name, err)
 					}
 					w.waitReason(t, forged, metav1.ConditionFalse, tableauv1.ReasonSiteNotAllowed)
-
-					if refused != nil {
-						base := forged.DeepCopy()
-						marked := forged.DeepCopy()
-						marked.Annotations = pending
-						expectPolicyRefusal(t, "adding the annotation by patch", m.c.Patch(w.ctx, marked, client.MergeFrom(base)))
+					// What the operator does trust, status, is not the tenant's to write.
+					base := forged.DeepCopy()
+					marked := forged.DeepCopy()
+					marked.Status.WebhookID = w.handMade.ID
+					marked.Status.PendingCreate = &tableauv1.PendingCreate{Name: w.handMade.Name, SiteID: w.siteID(t), Since: metav1.Now()}
+					if err := m.c.Status().Patch(w.ctx, marked, client.MergeFrom(base)); !apierrors.IsForbidden(err) {
+						t.Errorf("the tenant's write of status.webhookID and status.pendingCreate: got %v, want Forbidden", err)
 					}
-
 					if err := m.c.Delete(w.ctx, forged); err != nil {
 						t.Fatal(err)
 					}
@@ -264,7 +258,15 @@ func tenancyAttacks() []tenancyAttack {
 					t.Fatal(err)
 				}
 				w.waitAvailable(t, mine)
-				target := w.victim("extract-failed").TableauName()
+				// The victim's webhook comes after the attacker's: being older does not let the
+				// attacker take a name the victim holds.
+				younger := w.fixture.Webhook("younger-than-mallory", "WorkbookCreated", "https://hooks.example.com/bi/younger")
+				if err := w.env.Apply(w.ctx, []client.Object{younger}); err != nil {
+					t.Fatal(err)
+				}
+				w.waitAvailable(t, younger)
+				w.addVictim(t, younger)
+				target := younger.TableauName()
 				d := w.during(t, anyRequests, func() {
 					base := mine.DeepCopy()
 					mine.Spec.WebhookName = target
@@ -896,6 +898,16 @@ func (w *tenancyWorld) waitGone(t *testing.T, obj client.Object) {
 	}
 }
 
+// siteID is the victim site's LUID, as its TableauSite reports it.
+func (w *tenancyWorld) siteID(t *testing.T) string {
+	t.Helper()
+	site := w.fixture.Site()
+	if err := w.env.Client.Get(w.ctx, client.ObjectKeyFromObject(site), site); err != nil {
+		t.Fatal(err)
+	}
+	return site.Status.SiteID
+}
+
 // siteWebhookCount is the victim TableauSite's status.webhooks.
 func (w *tenancyWorld) siteWebhookCount(t *testing.T) int32 {
 	t.Helper()
@@ -964,19 +976,5 @@ func (w *tenancyWorld) noTableauEvents(t *testing.T, ns string) {
 			t.Errorf("Event on %s/%s: %s %q: the operator acted in Tableau for a resource its site does not admit",
 				e.Regarding.Namespace, e.Regarding.Name, e.Reason, e.Note)
 		}
-	}
-}
-
-// expectPolicyRefusal checks that the API server refused a write of the create-pending
-// annotation through the shipped ValidatingAdmissionPolicy.
-func expectPolicyRefusal(t *testing.T, what string, err error) {
-	t.Helper()
-	switch {
-	case err == nil:
-		t.Errorf("%s: the API server accepted it; the admission policy should refuse the annotation %s from a tenant", what, tableauv1.AnnotationCreatePending)
-	case !apierrors.IsForbidden(err):
-		t.Errorf("%s: want Forbidden by the admission policy, got %v", what, err)
-	case !strings.Contains(err.Error(), "ValidatingAdmissionPolicy") || !strings.Contains(err.Error(), tableauv1.AnnotationCreatePending):
-		t.Errorf("%s: Forbidden, but not by the create-pending ValidatingAdmissionPolicy: %v", what, err)
 	}
 }
