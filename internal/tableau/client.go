@@ -136,12 +136,16 @@ type Client struct {
 	// here and all but the first find the fresh token when they get in: exactly one sign-in.
 	signInSem chan struct{}
 
-	mu      sync.Mutex
-	base    string // scheme://host[/prefix]; moves when sign-in is redirected (Tableau Cloud pods)
-	version string
-	token   secret
-	session Session
-	closed  bool
+	mu sync.Mutex
+	// signInAttempts counts finished sign-ins, and signInRefused is the last one's error when
+	// Tableau refused the credentials: callers that queued behind a refused sign-in share it.
+	signInAttempts int
+	signInRefused  error
+	base           string // scheme://host[/prefix]; moves when sign-in is redirected (Tableau Cloud pods)
+	version        string
+	token          secret
+	session        Session
+	closed         bool
 }
 
 // redactedText stands in for the client's own secrets (PAT secret, password, tokens)

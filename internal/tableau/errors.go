@@ -52,6 +52,7 @@ var ErrPoolClosed = errors.New("tableau: session pool closed")
 // Tableau error codes the predicates need. Codes start with the HTTP status they come with.
 const (
 	codeWebhookNotFoundOnTest = "400113" // Test Webhook: "webhook does not exist", a 400-class not-found
+	codeSiteNotFound          = "404000" // the site LUID in the URI names no site (deleted)
 )
 
 // Error is a failed Tableau REST API call. It never contains a token, PAT secret or password:
@@ -120,6 +121,14 @@ func asError(err error) (*Error, bool) {
 func IsNotFound(err error) bool {
 	e, ok := asError(err)
 	return ok && (e.StatusCode == http.StatusNotFound || e.Code == codeWebhookNotFoundOnTest)
+}
+
+// IsSiteNotFound reports that Tableau no longer knows the site the session is for (404 with
+// code 404000): the site was deleted while the session lasted. A webhook that is not found
+// is IsNotFound but not IsSiteNotFound.
+func IsSiteNotFound(err error) bool {
+	e, ok := asError(err)
+	return ok && e.StatusCode == http.StatusNotFound && e.Code == codeSiteNotFound
 }
 
 // IsUnauthorized reports HTTP 401: sign-in refused the credentials, or the token was refused

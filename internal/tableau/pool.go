@@ -131,11 +131,12 @@ func (p *Pool) get(owner, server string, cfg Config) (*Client, []*Client, error)
 		// under them: the caller is refused instead.
 		switch {
 		case e.site != cfg.Site:
-			return nil, dropped, fmt.Errorf("%w: %s on %s already serves site %q (for %s); a personal access token holds one session, so use a separate token per site",
-				ErrCredentialsInUse, identity, server, e.site, ownerList(e.owners, owner))
+			return nil, dropped, &CredentialsInUseError{Owners: otherOwners(e.owners, owner),
+				msg: fmt.Sprintf("%s on %s already serves site %q (for %s); a personal access token holds one session, so use a separate token per site",
+					identity, server, e.site, ownerList(e.owners, owner))}
 		case e.settings != settings:
-			return nil, dropped, fmt.Errorf("%w: %s on %s is already used by %s with different connection settings",
-				ErrCredentialsInUse, identity, server, ownerList(e.owners, owner))
+			return nil, dropped, &CredentialsInUseError{Owners: otherOwners(e.owners, owner),
+				msg: fmt.Sprintf("%s on %s is already used by %s with different connection settings", identity, server, ownerList(e.owners, owner))}
 		}
 		e.owners[owner] = struct{}{}
 		p.owners[owner] = e
@@ -161,6 +162,13 @@ func (p *Pool) unclaim(owner string, e *poolEntry) []*Client {
 		return []*Client{e.client}
 	}
 	return nil
+}
+
+// Size reports the sessions (clients) the pool holds and the claims on them.
+func (p *Pool) Size() (sessions, owners int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.entries), len(p.owners)
 }
 
 // Release drops owner's claim; the client is signed out when no owner remains.
@@ -210,8 +218,19 @@ func settingsKey(cfg Config) string {
 	return fmt.Sprintf("v=%s qps=%g burst=%d timeout=%s http=%s", cfg.APIVersion, cfg.QPS, cfg.Burst, cfg.Timeout, cfg.HTTPClientKey)
 }
 
-// ownerList names the owners other than self, for error messages users act on.
-func ownerList(owners map[string]struct{}, self string) string {
+// CredentialsInUseError is Pool.Get's refusal to share a personal access token (see
+// ErrCredentialsInUse, which it wraps). Owners lets a caller say who holds it to whom it may.
+type CredentialsInUseError struct {
+	// Owners are the owners that hold the token, sorted.
+	Owners []string
+	msg    string
+}
+
+func (e *CredentialsInUseError) Error() string { return ErrCredentialsInUse.Error() + ": " + e.msg }
+func (e *CredentialsInUseError) Unwrap() error { return ErrCredentialsInUse }
+
+// otherOwners lists the owners other than self, sorted.
+func otherOwners(owners map[string]struct{}, self string) []string {
 	names := make([]string, 0, len(owners))
 	for o := range owners {
 		if o != self {
@@ -219,5 +238,10 @@ func ownerList(owners map[string]struct{}, self string) string {
 		}
 	}
 	sort.Strings(names)
-	return strings.Join(names, ", ")
+	return names
+}
+
+// ownerList names the owners other than self, for error messages users act on.
+func ownerList(owners map[string]struct{}, self string) string {
+	return strings.Join(otherOwners(owners, self), ", ")
 }

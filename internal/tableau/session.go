@@ -130,6 +130,9 @@ func (c *Client) ensureSession(ctx context.Context, stale secret) (Session, secr
 	if s, t, ok, err := c.currentSession(stale); err != nil || ok {
 		return s, t, err
 	}
+	c.mu.Lock()
+	attempts := c.signInAttempts
+	c.mu.Unlock()
 	select {
 	case c.signInSem <- struct{}{}:
 	case <-ctx.Done():
@@ -139,6 +142,15 @@ func (c *Client) ensureSession(ctx context.Context, stale secret) (Session, secr
 	if s, t, ok, err := c.currentSession(stale); err != nil || ok {
 		return s, t, err
 	}
+	// A sign-in that Tableau refused while this caller queued is its answer too: N callers
+	// that hit one revoked token cause one refused sign-in, not N.
+	c.mu.Lock()
+	if c.signInAttempts != attempts && c.signInRefused != nil {
+		err := c.signInRefused
+		c.mu.Unlock()
+		return Session{}, "", err
+	}
+	c.mu.Unlock()
 
 	c.mu.Lock()
 	version := c.version
@@ -149,6 +161,15 @@ func (c *Client) ensureSession(ctx context.Context, stale secret) (Session, secr
 		}
 	}
 	res, err := c.signIn(ctx)
+	c.mu.Lock()
+	c.signInAttempts++
+	c.signInRefused = nil
+	if err != nil && (IsUnauthorized(err) || IsForbidden(err)) {
+		// The old token was refused and so are the credentials: keep neither, so that the
+		// next call signs in (once the caller lets it) instead of sending a dead token.
+		c.token, c.signInRefused = "", err
+	}
+	c.mu.Unlock()
 	if err != nil {
 		return Session{}, "", err
 	}
