@@ -83,7 +83,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&o.sites, "site", `site contentUrl to serve (repeatable; "" is the Default site). Default: only the Default site`)
 	fs.StringVar(&o.patName, "pat-name", tableautest.DefaultPATName, "personal access token name of a site administrator (empty: none)")
 	fs.StringVar(&o.patSecret, "pat-secret", tableautest.DefaultPATSecret, "secret of --pat-name")
-	fs.StringVar(&o.viewerPAT, "non-admin-pat-name", "", "optional PAT of a non-administrator: signs in, gets 403 on webhook calls")
+	fs.StringVar(&o.viewerPAT, "non-admin-pat-name", "", "optional PAT of a non-administrator (site role Explorer): signs in, gets 403 on webhook calls; POST /_sim/users/site-role changes it")
 	fs.StringVar(&o.viewerToken, "non-admin-pat-secret", "", "secret of --non-admin-pat-name")
 	fs.StringVar(&o.username, "username", "", "optional username of a site administrator for password sign-in")
 	fs.StringVar(&o.password, "password", "", "password of --username")
@@ -110,6 +110,11 @@ Serves an in-memory Tableau Server: GET /api/{v}/serverinfo, POST /api/{v}/auth/
 JSON, as the operator, tableauserverclient and JSON clients call them. It prints
 "tableau-sim listening on URL" on stdout when ready and stops on SIGINT or SIGTERM.
 
+The admin API below can also make credentials and sites stop working while the operator's
+Secret stays the same, and undo it: revoke or expire a PAT, delete a user, take away a user's
+site-administrator role, delete or rename a site. A PAT's user is named like the PAT (so
+--pat-name's user is "sim-pat" by default) and --username's user like the username.
+
 Flags:
 `)
 		fs.PrintDefaults()
@@ -119,6 +124,9 @@ Example:
   tableau-sim --listen 127.0.0.1:0 --site marketing --pat-name op --pat-secret s3cr3t
   curl -s localhost:PORT/_sim/sites
   curl -s -XPOST localhost:PORT/_sim/trigger -d '{"site":"marketing","event":"WorkbookCreated","resourceName":"Sales"}'
+  curl -s -XPOST localhost:PORT/_sim/pats/revoke -d '{"patName":"op","state":"expired"}'      # then /_sim/pats/restore
+  curl -s -XPOST localhost:PORT/_sim/users/site-role -d '{"userName":"op","siteRole":"Explorer"}'
+  curl -s -XPOST localhost:PORT/_sim/sites/delete -d '{"site":"marketing"}'                    # then /_sim/sites/restore
 `)
 	}
 	return fs

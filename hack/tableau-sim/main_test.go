@@ -107,7 +107,10 @@ func TestHelp(t *testing.T) {
 		}
 	})
 	for _, want := range []string{"/_sim/trigger", "/_sim/stats", "/_sim/faults", "/_sim/webhooks/{id}/edit",
-		"/_sim/expire-tokens", "/_sim/foreign-signin", "/_sim/reset-stats", "/_sim/sites"} {
+		"/_sim/expire-tokens", "/_sim/foreign-signin", "/_sim/reset-stats", "/_sim/sites",
+		"/_sim/pats", "/_sim/pats/revoke", "/_sim/pats/restore", "/_sim/users", "/_sim/users/delete",
+		"/_sim/users/restore", "/_sim/users/site-role", "/_sim/sites/delete", "/_sim/sites/restore",
+		"/_sim/sites/rename", `"expired"`, "404/404000"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help does not document %s", want)
 		}

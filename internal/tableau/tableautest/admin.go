@@ -3,10 +3,12 @@ package tableautest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau"
@@ -15,7 +17,7 @@ import (
 // AdminAPIUsage documents the /_sim/ admin API served by Handler; hack/tableau-sim prints it
 // in its --help. It has no authentication: the simulator is for tests and demos only.
 const AdminAPIUsage = `Admin API (JSON, no authentication; "site" is a contentUrl, absent or "" = Default site):
-  GET    /_sim/sites                          sites: [{"id","contentUrl","name"}]
+  GET    /_sim/sites                          {"sites":[{"id","contentUrl","name"}],"deletedSites":[...]} (deleted: latest first)
   POST   /_sim/trigger                        fire an event: {"site":"","event":"DatasourceRefreshFailed","resourceName":"Sales"}
                                               → {"deliveries":[{"webhookId","webhookName","url","attempts","lastStatus","error","disabled"}]}
                                               every enabled webhook of the event gets Tableau's JSON payload, 3 retries on non-2xx,
@@ -37,6 +39,26 @@ const AdminAPIUsage = `Admin API (JSON, no authentication; "site" is a contentUr
   DELETE /_sim/webhooks/{id}?site=S           out-of-band delete
   POST   /_sim/expire-tokens                  every issued token answers 401002 from now on
   POST   /_sim/foreign-signin                 {"patName":"sim-pat"}: someone else signs in with the PAT, ending its session
+Credentials and sites that stop working (each answers the changed object; 404 unknown name, 409 conflict, 400 bad value):
+  GET    /_sim/pats                           pats: [{"name","userName","state"}]   state: "active", "revoked", "expired"
+  POST   /_sim/pats/revoke                    {"patName":"sim-pat","state":"revoked"}  ("expired" behaves the same; default "revoked")
+                                              → {"name","userName","state"}: sign-in with it answers 401/401001, the session
+                                              it holds answers 401/401002
+  POST   /_sim/pats/restore                   {"patName":"sim-pat"} → the PAT, active again (ended sessions stay ended)
+  GET    /_sim/users                          users: [{"id","name","siteRole","siteAdmin","deleted","pats":[names],"password"}]
+                                              (a PAT's user is named like the PAT; --username's user like the username)
+  POST   /_sim/users/delete                   {"userName":"sim-pat"} → the user: all its credentials fail as a revoked PAT does
+  POST   /_sim/users/restore                  {"userName":"sim-pat"} → the user, back with its LUID, role and credentials
+  POST   /_sim/users/site-role                {"userName":"sim-pat","siteRole":"Explorer"} → the user. Roles: ServerAdministrator,
+                                              SiteAdministratorCreator, SiteAdministratorExplorer (may manage webhooks), Creator,
+                                              ExplorerCanPublish, Explorer, Viewer (sign in, but every webhook call answers
+                                              403/403004, open sessions included); --non-admin-pat-name starts as Explorer
+  POST   /_sim/sites/delete                   {"site":"marketing"} → {"id","contentUrl","name"}: its webhooks go, sign-in to it
+                                              answers 401/401001, its open sessions get 404/404000 on webhook calls
+  POST   /_sim/sites/restore                  {"site":"marketing","keepWebhooks":false} → the site, same LUID and contentUrl;
+                                              empty unless keepWebhooks; sessions from before the deletion stay ended (401002)
+  POST   /_sim/sites/rename                   {"site":"marketing","contentUrl":"marketing-2"} → the site: same LUID and
+                                              webhooks, open sessions keep working, sign-in needs the new contentUrl
 Operations (for "operations" and stats): ServerInfo SignIn SignOut ListWebhooks GetWebhook CreateWebhook
   UpdateWebhook TestWebhook DeleteWebhook Unknown
 `
@@ -127,6 +149,18 @@ func (s *Server) adminMux() *http.ServeMux {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /_sim/foreign-signin", s.adminForeignSignIn)
+	mux.HandleFunc("GET /_sim/pats", s.adminListPATs)
+	mux.HandleFunc("POST /_sim/pats/revoke", s.adminRevokePAT)
+	mux.HandleFunc("POST /_sim/pats/restore", s.adminRestorePAT)
+	mux.HandleFunc("GET /_sim/users", s.adminListUsers)
+	mux.HandleFunc("POST /_sim/users/delete", s.adminUserChange(func(req adminUserRequest) error { return s.DeleteUser(req.UserName) }))
+	mux.HandleFunc("POST /_sim/users/restore", s.adminUserChange(func(req adminUserRequest) error { return s.RestoreUser(req.UserName) }))
+	mux.HandleFunc("POST /_sim/users/site-role", s.adminUserChange(func(req adminUserRequest) error {
+		return s.SetSiteRole(req.UserName, req.SiteRole)
+	}))
+	mux.HandleFunc("POST /_sim/sites/delete", s.adminDeleteSite)
+	mux.HandleFunc("POST /_sim/sites/restore", s.adminRestoreSite)
+	mux.HandleFunc("POST /_sim/sites/rename", s.adminRenameSite)
 	mux.HandleFunc("/_sim/", func(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusNotFound, "unknown admin endpoint %s %s; see --help", r.Method, r.URL.Path)
 	})
@@ -174,17 +208,23 @@ func (s *Server) adminSite(w http.ResponseWriter, r *http.Request) (string, bool
 	return contentURL, true
 }
 
+// adminSiteJSON is a site on the admin API.
+type adminSiteJSON struct {
+	ID         string `json:"id"`
+	ContentURL string `json:"contentUrl"`
+	Name       string `json:"name"`
+}
+
+func toAdminSites(sites []Site) []adminSiteJSON {
+	out := []adminSiteJSON{}
+	for _, st := range sites {
+		out = append(out, adminSiteJSON{st.ID, st.ContentURL, st.Name})
+	}
+	return out
+}
+
 func (s *Server) adminSites(w http.ResponseWriter, _ *http.Request) {
-	type siteJSON struct {
-		ID         string `json:"id"`
-		ContentURL string `json:"contentUrl"`
-		Name       string `json:"name"`
-	}
-	out := []siteJSON{}
-	for _, st := range s.Sites() {
-		out = append(out, siteJSON{st.ID, st.ContentURL, st.Name})
-	}
-	writeAdminJSON(w, http.StatusOK, map[string]any{"sites": out})
+	writeAdminJSON(w, http.StatusOK, map[string]any{"sites": toAdminSites(s.Sites()), "deletedSites": toAdminSites(s.DeletedSites())})
 }
 
 func (s *Server) adminTrigger(w http.ResponseWriter, r *http.Request) {
@@ -316,4 +356,186 @@ func (s *Server) adminForeignSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// adminChangeError answers a failed state change with the status its cause calls for.
+func adminChangeError(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, ErrConflict):
+		status = http.StatusConflict
+	case errors.Is(err, ErrInvalid):
+		status = http.StatusBadRequest
+	}
+	adminError(w, status, "%v", err)
+}
+
+// adminPAT is a PAT on the admin API.
+type adminPAT struct {
+	Name     string   `json:"name"`
+	UserName string   `json:"userName"`
+	State    PATState `json:"state"`
+}
+
+// adminPATNamed answers the PAT name as it is now.
+func (s *Server) adminPATNamed(w http.ResponseWriter, name string) {
+	for _, p := range s.PATs() {
+		if p.Name == name {
+			writeAdminJSON(w, http.StatusOK, adminPAT(p))
+			return
+		}
+	}
+	adminError(w, http.StatusNotFound, "no PAT named %q", name)
+}
+
+func (s *Server) adminListPATs(w http.ResponseWriter, _ *http.Request) {
+	out := []adminPAT{}
+	for _, p := range s.PATs() {
+		out = append(out, adminPAT(p))
+	}
+	writeAdminJSON(w, http.StatusOK, map[string]any{"pats": out})
+}
+
+func (s *Server) adminRevokePAT(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		PATName string   `json:"patName"`
+		State   PATState `json:"state"`
+	}
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	if req.State == "" {
+		req.State = PATRevoked
+	}
+	if err := s.RevokePAT(req.PATName, req.State); err != nil {
+		adminChangeError(w, err)
+		return
+	}
+	s.adminPATNamed(w, req.PATName)
+}
+
+func (s *Server) adminRestorePAT(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		PATName string `json:"patName"`
+	}
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	if err := s.RestorePAT(req.PATName); err != nil {
+		adminChangeError(w, err)
+		return
+	}
+	s.adminPATNamed(w, req.PATName)
+}
+
+// adminUser is a user on the admin API.
+type adminUser struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	SiteRole  string   `json:"siteRole"`
+	SiteAdmin bool     `json:"siteAdmin"`
+	Deleted   bool     `json:"deleted"`
+	PATs      []string `json:"pats"`
+	Password  bool     `json:"password"`
+}
+
+func toAdminUser(u User) adminUser {
+	pats := u.PATs
+	if pats == nil {
+		pats = []string{} // [] rather than null, for scripts
+	}
+	return adminUser{u.ID, u.Name, u.SiteRole, u.SiteAdmin, u.Deleted, pats, u.Password}
+}
+
+func (s *Server) adminListUsers(w http.ResponseWriter, _ *http.Request) {
+	out := []adminUser{}
+	for _, u := range s.Users() {
+		out = append(out, toAdminUser(u))
+	}
+	writeAdminJSON(w, http.StatusOK, map[string]any{"users": out})
+}
+
+// adminUserRequest is the body of the /_sim/users/ changes; siteRole only for site-role.
+type adminUserRequest struct {
+	UserName string `json:"userName"`
+	SiteRole string `json:"siteRole"`
+}
+
+// adminUserChange serves one of the /_sim/users/ changes and answers the user as it is after.
+func (s *Server) adminUserChange(change func(adminUserRequest) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req adminUserRequest
+		if !decodeAdmin(w, r, &req) {
+			return
+		}
+		if err := change(req); err != nil {
+			adminChangeError(w, err)
+			return
+		}
+		u, _ := s.User(req.UserName)
+		writeAdminJSON(w, http.StatusOK, toAdminUser(u))
+	}
+}
+
+// adminSiteAnswer answers the site with that contentUrl among sites (the first match).
+func adminSiteAnswer(w http.ResponseWriter, sites []Site, contentURL string) {
+	for _, st := range sites {
+		if strings.EqualFold(st.ContentURL, contentURL) {
+			writeAdminJSON(w, http.StatusOK, adminSiteJSON{st.ID, st.ContentURL, st.Name})
+			return
+		}
+	}
+	adminError(w, http.StatusNotFound, "no site with contentUrl %q", contentURL)
+}
+
+func (s *Server) adminDeleteSite(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Site string `json:"site"`
+	}
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	if err := s.DeleteSite(req.Site); err != nil {
+		adminChangeError(w, err)
+		return
+	}
+	adminSiteAnswer(w, s.DeletedSites(), req.Site)
+}
+
+func (s *Server) adminRestoreSite(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Site         string `json:"site"`
+		KeepWebhooks bool   `json:"keepWebhooks"`
+	}
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	if err := s.RestoreSite(req.Site, req.KeepWebhooks); err != nil {
+		adminChangeError(w, err)
+		return
+	}
+	adminSiteAnswer(w, s.Sites(), req.Site)
+}
+
+func (s *Server) adminRenameSite(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Site       string  `json:"site"`
+		ContentURL *string `json:"contentUrl"`
+	}
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	// Required rather than defaulted: "" is a valid contentUrl (the Default site's), so a
+	// forgotten key must not silently rename a site to it.
+	if req.ContentURL == nil {
+		adminError(w, http.StatusBadRequest, `"contentUrl" (the new contentUrl) is required`)
+		return
+	}
+	if err := s.RenameSite(req.Site, *req.ContentURL); err != nil {
+		adminChangeError(w, err)
+		return
+	}
+	adminSiteAnswer(w, s.Sites(), *req.ContentURL)
 }

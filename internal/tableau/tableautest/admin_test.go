@@ -124,3 +124,134 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatalf("stats = %+v", srv.Stats())
 	}
 }
+
+func TestAdminPATs(t *testing.T) {
+	srv := NewServer(WithPAT("op-pat", "s3cr3t"), WithNonAdminPAT("viewer", "v"))
+	defer srv.Close()
+	token, siteID := signInPAT(t, srv, "", "op-pat", "s3cr3t")
+
+	var list struct{ PATs []adminPAT }
+	admin(t, srv, http.MethodGet, "/_sim/pats", "", http.StatusOK, &list)
+	if len(list.PATs) != 2 || list.PATs[0] != (adminPAT{"op-pat", "op-pat", PATActive}) || list.PATs[1].Name != "viewer" {
+		t.Fatalf("pats = %+v", list)
+	}
+
+	// "state" defaults to revoked.
+	var pat adminPAT
+	admin(t, srv, http.MethodPost, "/_sim/pats/revoke", `{"patName":"op-pat"}`, http.StatusOK, &pat)
+	if pat.State != PATRevoked {
+		t.Fatalf("revoked = %+v", pat)
+	}
+	wantXMLError(t, listRaw(t, srv, token, siteID), http.StatusUnauthorized, CodeInvalidCredentials)
+	wantXMLError(t, signInRaw(t, srv, "", "op-pat", "s3cr3t"), http.StatusUnauthorized, CodeSignInError)
+	admin(t, srv, http.MethodPost, "/_sim/pats/revoke", `{"patName":"op-pat","state":"expired"}`, http.StatusOK, &pat)
+	if pat.State != PATExpired {
+		t.Fatalf("expired = %+v", pat)
+	}
+	admin(t, srv, http.MethodPost, "/_sim/pats/revoke", `{"patName":"op-pat","state":"active"}`, http.StatusBadRequest, nil)
+	admin(t, srv, http.MethodPost, "/_sim/pats/revoke", `{"patName":"nobody"}`, http.StatusNotFound, nil)
+	admin(t, srv, http.MethodPost, "/_sim/pats/revoke", `{"pat":"op-pat"}`, http.StatusBadRequest, nil)
+
+	admin(t, srv, http.MethodPost, "/_sim/pats/restore", `{"patName":"op-pat"}`, http.StatusOK, &pat)
+	if pat.State != PATActive {
+		t.Fatalf("restored = %+v", pat)
+	}
+	wantStatus(t, signInRaw(t, srv, "", "op-pat", "s3cr3t"), http.StatusOK)
+	admin(t, srv, http.MethodPost, "/_sim/pats/restore", `{"patName":"nobody"}`, http.StatusNotFound, nil)
+}
+
+func TestAdminUsers(t *testing.T) {
+	srv := NewServer(WithPAT("op-pat", "s3cr3t"), WithUser("admin", "pw"))
+	defer srv.Close()
+	token, siteID := signInPAT(t, srv, "", "op-pat", "s3cr3t")
+
+	var list struct{ Users []adminUser }
+	admin(t, srv, http.MethodGet, "/_sim/users", "", http.StatusOK, &list)
+	if len(list.Users) != 2 || list.Users[0].Name != "op-pat" || !list.Users[0].SiteAdmin ||
+		list.Users[0].SiteRole != SiteRoleSiteAdministratorCreator || len(list.Users[0].PATs) != 1 || list.Users[0].Password ||
+		list.Users[1].Name != "admin" || !list.Users[1].Password || list.Users[1].PATs == nil {
+		t.Fatalf("users = %+v", list)
+	}
+
+	// Site role.
+	var u adminUser
+	admin(t, srv, http.MethodPost, "/_sim/users/site-role", `{"userName":"op-pat","siteRole":"Explorer"}`, http.StatusOK, &u)
+	if u.SiteRole != SiteRoleExplorer || u.SiteAdmin {
+		t.Fatalf("site-role = %+v", u)
+	}
+	wantXMLError(t, listRaw(t, srv, token, siteID), http.StatusForbidden, CodeForbidden)
+	admin(t, srv, http.MethodPost, "/_sim/users/site-role", `{"userName":"op-pat","siteRole":"SiteAdministratorCreator"}`, http.StatusOK, &u)
+	if !u.SiteAdmin {
+		t.Fatalf("site-role back = %+v", u)
+	}
+	wantStatus(t, listRaw(t, srv, token, siteID), http.StatusOK)
+	admin(t, srv, http.MethodPost, "/_sim/users/site-role", `{"userName":"op-pat","siteRole":"Overlord"}`, http.StatusBadRequest, nil)
+	admin(t, srv, http.MethodPost, "/_sim/users/site-role", `{"userName":"nobody","siteRole":"Viewer"}`, http.StatusNotFound, nil)
+
+	// Delete and restore.
+	admin(t, srv, http.MethodPost, "/_sim/users/delete", `{"userName":"op-pat"}`, http.StatusOK, &u)
+	if !u.Deleted {
+		t.Fatalf("deleted = %+v", u)
+	}
+	wantXMLError(t, listRaw(t, srv, token, siteID), http.StatusUnauthorized, CodeInvalidCredentials)
+	wantXMLError(t, signInRaw(t, srv, "", "op-pat", "s3cr3t"), http.StatusUnauthorized, CodeSignInError)
+	admin(t, srv, http.MethodPost, "/_sim/users/restore", `{"userName":"op-pat"}`, http.StatusOK, &u)
+	if u.Deleted {
+		t.Fatalf("restored = %+v", u)
+	}
+	wantStatus(t, signInRaw(t, srv, "", "op-pat", "s3cr3t"), http.StatusOK)
+	admin(t, srv, http.MethodPost, "/_sim/users/delete", `{"userName":"nobody"}`, http.StatusNotFound, nil)
+	admin(t, srv, http.MethodPost, "/_sim/users/restore", `{"userName":"nobody"}`, http.StatusNotFound, nil)
+	admin(t, srv, http.MethodPost, "/_sim/users/delete", ``, http.StatusBadRequest, nil)
+}
+
+func TestAdminSiteLifecycle(t *testing.T) {
+	srv := NewServer(WithSite("mkt"), WithSite("fin"), WithPAT("op-pat", "s3cr3t"))
+	defer srv.Close()
+	token, siteID := signInPAT(t, srv, "mkt", "op-pat", "s3cr3t")
+	createXML(t, srv, token, siteID, "w", "WorkbookCreated", hookURL)
+
+	var st adminSiteJSON
+	admin(t, srv, http.MethodPost, "/_sim/sites/delete", `{"site":"mkt"}`, http.StatusOK, &st)
+	if st.ID != siteID || st.ContentURL != "mkt" {
+		t.Fatalf("deleted = %+v", st)
+	}
+	wantXMLError(t, listRaw(t, srv, token, siteID), http.StatusNotFound, CodeSiteNotFound)
+	wantXMLError(t, signInRaw(t, srv, "mkt", "op-pat", "s3cr3t"), http.StatusUnauthorized, CodeSignInError)
+	var sites struct{ Sites, DeletedSites []adminSiteJSON }
+	admin(t, srv, http.MethodGet, "/_sim/sites", "", http.StatusOK, &sites)
+	if len(sites.Sites) != 1 || sites.Sites[0].ContentURL != "fin" || len(sites.DeletedSites) != 1 || sites.DeletedSites[0].ID != siteID {
+		t.Fatalf("sites = %+v", sites)
+	}
+	admin(t, srv, http.MethodGet, "/_sim/webhooks?site=mkt", "", http.StatusNotFound, nil)
+	admin(t, srv, http.MethodPost, "/_sim/sites/delete", `{"site":"mkt"}`, http.StatusOK, nil) // again: no change
+	admin(t, srv, http.MethodPost, "/_sim/sites/delete", `{"site":"nope"}`, http.StatusNotFound, nil)
+
+	admin(t, srv, http.MethodPost, "/_sim/sites/restore", `{"site":"mkt","keepWebhooks":true}`, http.StatusOK, &st)
+	if st.ID != siteID || len(srv.Webhooks("mkt")) != 1 {
+		t.Fatalf("restored = %+v, webhooks %v", st, srv.Webhooks("mkt"))
+	}
+	admin(t, srv, http.MethodPost, "/_sim/sites/restore", `{"site":"nope"}`, http.StatusNotFound, nil)
+
+	// Rename; the old contentUrl then refuses sign-in, the new one reaches the same LUID.
+	admin(t, srv, http.MethodPost, "/_sim/sites/rename", `{"site":"mkt","contentUrl":"marketing"}`, http.StatusOK, &st)
+	if st.ID != siteID || st.ContentURL != "marketing" {
+		t.Fatalf("renamed = %+v", st)
+	}
+	wantXMLError(t, signInRaw(t, srv, "mkt", "op-pat", "s3cr3t"), http.StatusUnauthorized, CodeSignInError)
+	if _, id := signInPAT(t, srv, "marketing", "op-pat", "s3cr3t"); id != siteID {
+		t.Fatalf("sign-in to the new contentUrl: site %s, want %s", id, siteID)
+	}
+	admin(t, srv, http.MethodPost, "/_sim/sites/rename", `{"site":"marketing","contentUrl":"fin"}`, http.StatusConflict, nil)
+	admin(t, srv, http.MethodPost, "/_sim/sites/rename", `{"site":"nope","contentUrl":"x"}`, http.StatusNotFound, nil)
+	admin(t, srv, http.MethodPost, "/_sim/sites/rename", `{"site":"marketing"}`, http.StatusBadRequest, nil)
+
+	// Restoring over a contentUrl taken meanwhile is a conflict.
+	admin(t, srv, http.MethodPost, "/_sim/sites/delete", `{"site":"fin"}`, http.StatusOK, nil)
+	admin(t, srv, http.MethodPost, "/_sim/sites/rename", `{"site":"marketing","contentUrl":"fin"}`, http.StatusOK, nil)
+	admin(t, srv, http.MethodPost, "/_sim/sites/restore", `{"site":"fin"}`, http.StatusConflict, nil)
+
+	if n := srv.CountStatus(OpSignIn, http.StatusUnauthorized); n != 2 {
+		t.Errorf("SignIn 401 count = %d, want 2", n)
+	}
+}

@@ -36,7 +36,20 @@
 //     to reach the destination reports 502 with the error text as body.
 //   - Delivery (Trigger) POSTs the §4.1 payload with 3 retries; the webhook is disabled after
 //     WithDisableAfter exhausted deliveries in a row with ReasonDeliveryFailures.
+//   - Users are named: a PAT's user is named like the PAT, a password's like the username, and
+//     a PAT and a password of one name are one user. Only the administrator site roles
+//     (ServerAdministrator, SiteAdministratorCreator, SiteAdministratorExplorer) may manage
+//     webhooks; WithNonAdminPAT users start as Explorer.
 //
-// The admin API under /_sim/ (AdminAPIUsage) exposes triggering, statistics, faults and
-// out-of-band edits over HTTP for `go run ./hack/tableau-sim`.
+// Credentials and sites can stop working while the operator's Secret stays unchanged, each
+// with its undo for recovery tests: RevokePAT/RestorePAT (revoked or expired PAT: sign-in
+// 401001, its session 401002), DeleteUser/RestoreUser (the same for all the user's
+// credentials), SetSiteRole (403004 on every webhook call of the user's sessions, open ones
+// included, until an administrator role comes back), DeleteSite/RestoreSite (sign-in 401001,
+// open sessions 404000 on webhook calls) and RenameSite (open sessions keep working, sign-in
+// needs the new contentUrl). Refused requests count in Stats like any other.
+//
+// The admin API under /_sim/ (AdminAPIUsage) exposes triggering, statistics, faults,
+// out-of-band edits and the credential and site changes above over HTTP for
+// `go run ./hack/tableau-sim`.
 package tableautest

@@ -25,15 +25,17 @@ const (
 // Option configures a Server.
 type Option func(*config)
 
+// credentialConfig is one WithPAT, WithNonAdminPAT or WithUser option, kept in the order
+// given so that the last option naming a user sets its site role.
 type credentialConfig struct {
 	name, secret string
-	admin        bool
+	role         string // the site role of the credential's user
+	password     bool   // a username/password credential rather than a PAT
 }
 
 type config struct {
 	sites          []string
-	pats           []credentialConfig
-	users          []credentialConfig
+	credentials    []credentialConfig
 	apiVersion     string
 	productVersion string
 	tokenTTL       time.Duration
@@ -53,23 +55,33 @@ func WithSite(contentURL string) Option {
 	return func(c *config) { c.sites = append(c.sites, contentURL) }
 }
 
-// WithPAT accepts a personal access token for a site-administrator user. Repeatable. Like
-// Tableau, each PAT holds one session at a time: signing in again ends the previous session.
+// WithPAT accepts a personal access token for a site-administrator user
+// (SiteRoleSiteAdministratorCreator) named like the PAT. Repeatable. Like Tableau, each PAT
+// holds one session at a time: signing in again ends the previous session.
 func WithPAT(name, secret string) Option {
-	return func(c *config) { c.pats = append(c.pats, credentialConfig{name, secret, true}) }
+	return func(c *config) {
+		c.credentials = append(c.credentials, credentialConfig{name, secret, SiteRoleSiteAdministratorCreator, false})
+	}
 }
 
-// WithNonAdminPAT accepts a PAT whose user is not a site administrator: sign-in succeeds, every
-// webhook call answers 403 (403004), which is what an operator misconfigured with a plain
-// user's token meets.
+// WithNonAdminPAT accepts a PAT whose user (named like the PAT) has SiteRoleExplorer, not a
+// site administrator's role: sign-in succeeds, every webhook call answers 403 (403004), which
+// is what an operator misconfigured with a plain user's token meets. It is the same state
+// SetSiteRole(name, SiteRoleExplorer) puts a WithPAT user in, and SetSiteRole undoes it.
 func WithNonAdminPAT(name, secret string) Option {
-	return func(c *config) { c.pats = append(c.pats, credentialConfig{name, secret, false}) }
+	return func(c *config) {
+		c.credentials = append(c.credentials, credentialConfig{name, secret, SiteRoleExplorer, false})
+	}
 }
 
-// WithUser accepts a username/password sign-in for a site-administrator user. Password
-// sessions are not exclusive.
+// WithUser accepts a username/password sign-in for a site-administrator user
+// (SiteRoleSiteAdministratorCreator). Password sessions are not exclusive. A PAT and a
+// password with the same name belong to one user (see Users); the option given last sets its
+// site role.
 func WithUser(name, password string) Option {
-	return func(c *config) { c.users = append(c.users, credentialConfig{name, password, true}) }
+	return func(c *config) {
+		c.credentials = append(c.credentials, credentialConfig{name, password, SiteRoleSiteAdministratorCreator, true})
+	}
 }
 
 // WithAPIVersion sets the restApiVersion reported by serverinfo (default "3.24").

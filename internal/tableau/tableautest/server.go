@@ -53,9 +53,11 @@ type Server struct {
 	closeOnce sync.Once
 
 	mu          sync.Mutex
-	sites       []*site
+	sites       []*site // live and deleted (site.deleted), in the order configured
+	deletions   int     // counts DeleteSite calls, to restore the latest deletion first
+	users       []*user // in the order their first credential was configured
 	pats        map[string]*credential
-	users       map[string]*credential
+	passwords   map[string]*credential // username → password credential
 	sessions    map[string]*session
 	patSessions map[string]string // PAT name → its one live token
 	stats       map[string]map[int]int
@@ -83,8 +85,8 @@ func New(opts ...Option) *Server {
 	if len(cfg.sites) == 0 {
 		cfg.sites = []string{""}
 	}
-	if len(cfg.pats) == 0 && len(cfg.users) == 0 {
-		cfg.pats = []credentialConfig{{DefaultPATName, DefaultPATSecret, true}}
+	if len(cfg.credentials) == 0 {
+		cfg.credentials = []credentialConfig{{DefaultPATName, DefaultPATSecret, SiteRoleSiteAdministratorCreator, false}}
 	}
 	if cfg.delivery == nil {
 		cfg.delivery = &http.Client{
@@ -99,7 +101,7 @@ func New(opts ...Option) *Server {
 	s := &Server{
 		cfg:         cfg,
 		pats:        map[string]*credential{},
-		users:       map[string]*credential{},
+		passwords:   map[string]*credential{},
 		sessions:    map[string]*session{},
 		patSessions: map[string]string{},
 		stats:       map[string]map[int]int{},
@@ -119,11 +121,19 @@ func New(opts ...Option) *Server {
 		}
 		s.sites = append(s.sites, &site{id: newLUID(), contentURL: c, name: name, webhooks: map[string]*webhookState{}})
 	}
-	for _, p := range cfg.pats {
-		s.pats[p.name] = &credential{secret: p.secret, admin: p.admin, userID: newLUID(), userName: p.name}
-	}
-	for _, u := range cfg.users {
-		s.users[u.name] = &credential{secret: u.secret, admin: u.admin, userID: newLUID(), userName: u.name}
+	for _, c := range cfg.credentials {
+		u := s.userByName(c.name)
+		if u == nil {
+			u = &user{id: newLUID(), name: c.name}
+			s.users = append(s.users, u)
+		}
+		u.siteRole = c.role
+		cred := &credential{secret: c.secret, user: u, state: PATActive}
+		if c.password {
+			s.passwords[c.name] = cred
+		} else {
+			s.pats[c.name] = cred
+		}
 	}
 	return s
 }

@@ -8,13 +8,20 @@ import (
 	"time"
 )
 
-// session is a signed-in token.
+// session is a signed-in token. It points at its user rather than copying the site role, so
+// that SetSiteRole applies to sessions already open, as a role change in Tableau does.
 type session struct {
+	siteID  string
+	user    *user
+	patName string // "" for password sessions
+	expires time.Time
+}
+
+// caller is what authenticate learned about a request's session, copied under s.mu.
+type caller struct {
 	siteID           string
 	userID, userName string
 	admin            bool
-	patName          string // "" for password sessions
-	expires          time.Time
 }
 
 // newToken mimics the modern token shape "<random>|<random>|<site-luid>"; clients must treat
@@ -53,10 +60,15 @@ func (s *Server) handleSignIn(x *exchange) {
 			cred = c
 		}
 	case f.Name != nil:
-		c := s.users[*f.Name]
+		c := s.passwords[*f.Name]
 		if c != nil && f.Password != nil && secretsEqual(c.secret, *f.Password) {
 			cred = c
 		}
+	}
+	// A revoked or expired PAT and a deleted user's credentials fail exactly like a wrong
+	// secret: Tableau answers 401001 without saying why, so a client cannot tell them apart.
+	if cred != nil && (cred.state != PATActive || cred.user.deleted) {
+		cred = nil
 	}
 	if cred == nil {
 		s.mu.Unlock()
@@ -75,8 +87,7 @@ func (s *Server) handleSignIn(x *exchange) {
 	}
 	now := s.cfg.now()
 	token := newToken(st.id)
-	sess := &session{siteID: st.id, userID: cred.userID, userName: cred.userName, admin: cred.admin,
-		expires: now.Add(s.cfg.tokenTTL)}
+	sess := &session{siteID: st.id, user: cred.user, expires: now.Add(s.cfg.tokenTTL)}
 	if f.PATName != nil {
 		// One session per PAT: the new sign-in ends the previous one, on any site.
 		sess.patName = *f.PATName
@@ -85,7 +96,7 @@ func (s *Server) handleSignIn(x *exchange) {
 	}
 	s.sessions[token] = sess
 	out := credentialsOut{Token: token, Expiration: formatExpiration(s.cfg.tokenTTL),
-		SiteID: st.id, ContentURL: st.contentURL, UserID: cred.userID}
+		SiteID: st.id, ContentURL: st.contentURL, UserID: cred.user.id}
 	s.mu.Unlock()
 
 	body, err := encodeCredentials(x.out, s.cfg.apiVersion, out)
@@ -113,25 +124,35 @@ func (s *Server) endSession(token string) {
 }
 
 // authenticate checks X-Tableau-Auth (any header-name case) and restarts the session's idle
-// timer.
-func (s *Server) authenticate(x *exchange) (string, session, *apiError) {
+// timer. It reads the user's site role now, not at sign-in.
+func (s *Server) authenticate(x *exchange) (string, caller, *apiError) {
 	token := x.r.Header.Get("X-Tableau-Auth")
 	if token == "" {
-		return "", session{}, errNoCredentials()
+		return "", caller{}, errNoCredentials()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, ok := s.sessions[token]
 	if !ok {
-		return "", session{}, errInvalidCredentials()
+		return "", caller{}, errInvalidCredentials()
 	}
 	now := s.cfg.now()
 	if !now.Before(sess.expires) {
 		s.endSession(token)
-		return "", session{}, errInvalidCredentials()
+		return "", caller{}, errInvalidCredentials()
 	}
 	sess.expires = now.Add(s.cfg.tokenTTL)
-	return token, *sess, nil
+	return token, caller{siteID: sess.siteID, userID: sess.user.id, userName: sess.user.name,
+		admin: isSiteAdminRole(sess.user.siteRole)}, nil
+}
+
+// endSessionsWhere ends every session for which match holds. Callers hold s.mu.
+func (s *Server) endSessionsWhere(match func(*session) bool) {
+	for token, sess := range s.sessions {
+		if match(sess) {
+			s.endSession(token)
+		}
+	}
 }
 
 // ExpireTokens ends every session, as a server restart or an idle timeout would: the next

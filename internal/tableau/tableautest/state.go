@@ -47,6 +47,10 @@ type Site struct {
 type site struct {
 	id, contentURL, name string
 	webhooks             map[string]*webhookState
+	// deleted hides the site from every lookup (DeleteSite) while keeping its LUID, contentUrl
+	// and webhooks for RestoreSite; deletion orders deleted sites, latest highest.
+	deleted  bool
+	deletion int
 }
 
 type webhookState struct {
@@ -54,27 +58,21 @@ type webhookState struct {
 	failures int // consecutive exhausted deliveries
 }
 
-type credential struct {
-	secret           string
-	admin            bool
-	userID, userName string
-}
-
-// siteByContentURL finds a site; contentUrl matching ignores case, as Tableau's does. Callers
-// hold s.mu.
+// siteByContentURL finds a live (not deleted) site; contentUrl matching ignores case, as
+// Tableau's does. Callers hold s.mu.
 func (s *Server) siteByContentURL(contentURL string) *site {
 	for _, st := range s.sites {
-		if strings.EqualFold(st.contentURL, contentURL) {
+		if !st.deleted && strings.EqualFold(st.contentURL, contentURL) {
 			return st
 		}
 	}
 	return nil
 }
 
-// siteByID finds a site by LUID. Callers hold s.mu.
+// siteByID finds a live site by LUID. Callers hold s.mu.
 func (s *Server) siteByID(id string) *site {
 	for _, st := range s.sites {
-		if strings.EqualFold(st.id, id) {
+		if !st.deleted && strings.EqualFold(st.id, id) {
 			return st
 		}
 	}
@@ -117,13 +115,16 @@ func sortedWebhooks(st *site) []Webhook {
 	return out
 }
 
-// Sites returns the sites of the server in the order they were configured.
+// Sites returns the live sites of the server (not those DeleteSite removed) in the order
+// they were configured.
 func (s *Server) Sites() []Site {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Site, 0, len(s.sites))
 	for _, st := range s.sites {
-		out = append(out, Site{ID: st.id, ContentURL: st.contentURL, Name: st.name})
+		if !st.deleted {
+			out = append(out, Site{ID: st.id, ContentURL: st.contentURL, Name: st.name})
+		}
 	}
 	return out
 }

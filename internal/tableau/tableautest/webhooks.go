@@ -31,12 +31,16 @@ func (s *Server) handleWebhooks(x *exchange) {
 	s.mu.Unlock()
 	switch {
 	case st == nil:
+		// Also the answer to a session whose site DeleteSite removed: the token is still good,
+		// so 404000 (not 401) tells its client that the site, not the token, is gone.
 		s.fail(x, errSiteNotFound(x.rt.siteID))
 		return
 	case st.id != sess.siteID:
 		s.fail(x, errSiteMismatch(x.rt.siteID))
 		return
 	case !sess.admin:
+		// The role is read at each call (SetSiteRole), so rights lost or given back apply to
+		// the session already open.
 		s.fail(x, errForbidden())
 		return
 	}
@@ -119,7 +123,7 @@ func validateDestination(method, rawURL *string) *apiError {
 	return nil
 }
 
-func (s *Server) createWebhook(x *exchange, st *site, sess session) {
+func (s *Server) createWebhook(x *exchange, st *site, sess caller) {
 	f, apiErr := decodeWebhookBody(x)
 	if apiErr != nil {
 		s.fail(x, apiErr)
