@@ -185,13 +185,15 @@ endef
 
 ##@ Local control plane
 
-# The control plane that envtest suites, e2e suites and the demo run: kube-apiserver and kubectl
-# from k8s.io/kubernetes, etcd from go.etcd.io/etcd/server/v3, all built from source with the
-# versions pinned in hack/controlplane/go.mod, so that nothing but Go is needed.
+# The control plane that envtest suites, e2e suites and the demo run: kube-apiserver,
+# kube-controller-manager (namespace deletion and garbage collection, for the demo and the e2e
+# and chaos suites) and kubectl from k8s.io/kubernetes, etcd from go.etcd.io/etcd/server/v3, all
+# built from source with the versions pinned in hack/controlplane/go.mod, so that nothing but
+# Go is needed.
 K8S_BIN ?= $(LOCALBIN)/k8s
 K8S_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" { print $$2; exit }' hack/controlplane/go.mod)
 ETCD_VERSION := $(shell awk '$$1 == "go.etcd.io/etcd/server/v3" { print $$2; exit }' hack/controlplane/go.mod)
-CONTROLPLANE_STAMP := kube-apiserver=$(K8S_VERSION) kubectl=$(K8S_VERSION) etcd=$(ETCD_VERSION)
+CONTROLPLANE_STAMP := kube-apiserver=$(K8S_VERSION) kube-controller-manager=$(K8S_VERSION) kubectl=$(K8S_VERSION) etcd=$(ETCD_VERSION)
 # The version the binaries report (kubectl version, /version); k8s.io/kubernetes sets these at release time.
 K8S_MINOR := $(word 2,$(subst ., ,$(K8S_VERSION)))
 K8S_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
@@ -202,8 +204,8 @@ K8S_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitTreeState=clean
 
 .PHONY: controlplane
-controlplane: ## Build kube-apiserver, etcd and kubectl from source into bin/k8s (once; rebuilt when hack/controlplane pins change).
-	@if [ -x "$(K8S_BIN)/kube-apiserver" ] && [ -x "$(K8S_BIN)/etcd" ] && [ -x "$(K8S_BIN)/kubectl" ] \
+controlplane: ## Build kube-apiserver, kube-controller-manager, etcd and kubectl from source into bin/k8s (once; rebuilt when hack/controlplane pins change).
+	@if [ -x "$(K8S_BIN)/kube-apiserver" ] && [ -x "$(K8S_BIN)/kube-controller-manager" ] && [ -x "$(K8S_BIN)/etcd" ] && [ -x "$(K8S_BIN)/kubectl" ] \
 		&& [ "$$(cat "$(K8S_BIN)/.version" 2>/dev/null)" = "$(CONTROLPLANE_STAMP)" ]; then \
 		echo "Control plane in $(K8S_BIN) is up to date ($(CONTROLPLANE_STAMP))."; \
 		exit 0; \
@@ -218,6 +220,7 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from source into bin/k8s
 		echo "  built $(K8S_BIN)/$$1 ($$(( $$(date +%s) - start ))s so far)"; \
 	}; \
 	build kube-apiserver $(K8S_VERSION) "the first build takes several minutes..." k8s.io/kubernetes/cmd/kube-apiserver; \
+	build kube-controller-manager $(K8S_VERSION) "shares many packages with kube-apiserver..." k8s.io/kubernetes/cmd/kube-controller-manager; \
 	build etcd $(ETCD_VERSION) "shares most packages with kube-apiserver, so it is quicker..." go.etcd.io/etcd/server/v3; \
 	build kubectl $(K8S_VERSION) "almost done..." k8s.io/kubernetes/cmd/kubectl; \
 	echo "$(CONTROLPLANE_STAMP)" > "$(K8S_BIN)/.version"; \

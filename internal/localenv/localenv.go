@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	tableauv1alpha1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/testenv"
 )
 
 // ModulePath is the operator's Go module, used to recognise the repository root.
@@ -48,6 +49,11 @@ type Options struct {
 	// installer, say).
 	NoCRDs bool
 
+	// NoControllerManager leaves kube-controller-manager out. By default it runs with its
+	// namespace and garbage-collector controllers, so that namespaces can be deleted and
+	// ownerReferences collect, as in a real cluster.
+	NoControllerManager bool
+
 	// Dir is the directory for kubeconfigs, certificates and logs. Default: a new temporary
 	// directory that Close removes.
 	Dir string
@@ -72,6 +78,8 @@ type Env struct {
 	Scheme *runtime.Scheme
 	// Client is a controller-runtime client (no cache) with the admin's credentials.
 	Client client.Client
+	// ControllerManager is the running kube-controller-manager; nil with NoControllerManager.
+	ControllerManager *ControllerManager
 
 	testEnv *envtest.Environment
 	ownDir  bool
@@ -136,6 +144,11 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		ControlPlaneStartTimeout: time.Minute,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
+	// envtest starts kube-apiserver and etcd without a parent-death signal: through a wrapper,
+	// they die with this process, so that a killed demo or test leaves nothing running.
+	if err := testenv.DieWithParent(e.testEnv, assets, filepath.Join(e.Dir, "bin")); err != nil {
+		return nil, err
+	}
 	if _, err := e.testEnv.Start(); err != nil {
 		e.testEnv = nil
 		return nil, fmt.Errorf("start kube-apiserver and etcd from %s: %w", assets, err)
@@ -155,6 +168,11 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 	if e.Client, err = client.New(e.Config, client.Options{Scheme: e.Scheme}); err != nil {
 		return nil, err
+	}
+	if !opts.NoControllerManager {
+		if e.ControllerManager, err = e.startControllerManager(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
