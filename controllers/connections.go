@@ -9,12 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -41,6 +41,8 @@ type connection struct {
 	webhooks *webhookCache
 	// identity names the Tableau site (siteIdentity): name conflicts are decided per identity.
 	identity string
+	// connectedAt is when it signed in.
+	connectedAt time.Time
 	// settings identifies what the connection was made from: the site's generation and the
 	// resourceVersions of its Secrets. A change of any makes a new connection.
 	settings string
@@ -75,6 +77,8 @@ type connections struct {
 	observer tableau.Observer
 	log      logr.Logger
 	notify   func(types.NamespacedName)
+	// notifySite enqueues a TableauSite, when a TableauWebhook's call finds it refused.
+	notifySite func(types.NamespacedName)
 
 	mu     sync.Mutex
 	bySite map[types.NamespacedName]*siteEntry
@@ -84,18 +88,40 @@ type connections struct {
 type siteEntry struct {
 	mu   sync.Mutex // serialises connects of one site: one sign-in at a time
 	conn *connection
-	// refused remembers a sign-in that Tableau refused (AuthenticationFailed,
-	// UnsupportedVersion) for the settings it was made with, so that every event that
-	// enqueues the site (each TableauWebhook applied to it, say) does not sign in again with
-	// credentials known to fail: a stream of failed sign-ins can lock the account. A change
-	// of the settings (spec, Secret) or the resync period passing tries again.
+	// refused remembers that Tableau refused the site for the settings it was reached with:
+	// a sign-in refused (AuthenticationFailed), a version refused (UnsupportedVersion), or
+	// calls refused to a session that signed in (InsufficientPermissions after a 403,
+	// SiteNotFoundInTableau after a 404 for the site, AuthenticationFailed after a 401 that a
+	// new sign-in did not cure). Until its backoff passes, every use of the site gets the
+	// same error without a request, so that N TableauWebhooks cause no N sign-ins (a stream
+	// of failed sign-ins can lock the account). A change of the settings (spec, Secret) tries
+	// again at once.
 	refused *refusal
+	// failures counts the refusals in a row, for the backoff; a successful sign-in or List
+	// resets it.
+	failures int
+	// cacheIdentity is the siteIdentity of the observation cache the site last used, guarded
+	// by connections.mu (not mu), so that release can tell which caches are still in use.
+	cacheIdentity string
 }
 
 type refusal struct {
 	settings string
 	at       time.Time
-	err      error
+	backoff  time.Duration
+	err      *siteError
+}
+
+// Refused sites are tried again after refusalBackoffBase, doubling with each refusal in a row,
+// up to the resync period.
+const refusalBackoffBase = 10 * time.Second
+
+func (c *connections) refusalBackoff(failures int) time.Duration {
+	d := refusalBackoffBase
+	for i := 1; i < failures && d < c.opts.ResyncPeriod; i++ {
+		d *= 2
+	}
+	return min(d, c.opts.ResyncPeriod)
 }
 
 func newConnections(cache client.Reader, secrets *secretValues, opts Options, observer tableau.Observer, log logr.Logger, notify func(types.NamespacedName)) *connections {
@@ -110,6 +136,14 @@ func newConnections(cache client.Reader, secrets *secretValues, opts Options, ob
 		bySite:   map[types.NamespacedName]*siteEntry{},
 		byLUID:   map[string]*webhookCache{},
 	}
+}
+
+// lookup returns the site's entry, or nil: uses that do not connect must not create entries,
+// which would outlive a deleted site.
+func (c *connections) lookup(key types.NamespacedName) *siteEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bySite[key]
 }
 
 func (c *connections) entry(key types.NamespacedName) *siteEntry {
@@ -132,27 +166,129 @@ func (c *connections) current(ctx context.Context, site *tableauv1.TableauSite) 
 	e := c.entry(client.ObjectKeyFromObject(site))
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if r := e.refused; r != nil {
+		if r.settings == settings && time.Since(r.at) < r.backoff {
+			return nil, r.err
+		}
+		// The backoff passed, or the settings changed: the next sign-in or call is the
+		// attempt. Only a change of settings starts the backoff afresh.
+		if r.settings != settings {
+			e.failures = 0
+		}
+		e.refused = nil
+	}
 	if e.conn != nil && e.conn.settings == settings && !e.conn.client.Closed() {
 		return e.conn, nil
 	}
-	if r := e.refused; r != nil && r.settings == settings && time.Since(r.at) < c.opts.ResyncPeriod*9/10 {
-		return nil, r.err
-	}
-	e.refused = nil
 	conn, err := c.connectLocked(ctx, site, e, settings)
 	if se, ok := asSiteError(err); ok && !se.transient &&
 		(se.reason == tableauv1.ReasonAuthenticationFailed || se.reason == tableauv1.ReasonUnsupportedVersion) {
-		e.refused = &refusal{settings: settings, at: time.Now(), err: err}
+		c.refuseLocked(e, settings, se)
+	} else if err == nil {
+		e.failures = 0
+	}
+	return conn, err
+}
+
+// refuseLocked records a refusal of the site for settings. Called with e.mu held.
+func (c *connections) refuseLocked(e *siteEntry, settings string, se *siteError) {
+	e.failures++
+	e.refused = &refusal{settings: settings, at: time.Now(), backoff: c.refusalBackoff(e.failures), err: se}
+}
+
+// refuse records that Tableau refused a call made through the site's connection for a reason
+// that is the site's, not one webhook's (siteRefusal): the session is dropped if Tableau
+// refused it, every user of the site gets the error until the backoff passes, and the
+// TableauSite is reconciled at once so that its Ready says why.
+func (c *connections) refuse(site *tableauv1.TableauSite, conn *connection, se *siteError) {
+	key := client.ObjectKeyFromObject(site)
+	if e := c.lookup(key); e != nil {
+		e.mu.Lock()
+		if e.conn == conn {
+			if se.reason == tableauv1.ReasonAuthenticationFailed {
+				e.conn = nil
+			}
+			c.refuseLocked(e, conn.settings, se)
+		}
+		e.mu.Unlock()
+	}
+	if c.notifySite != nil {
+		c.notifySite(key)
+	}
+}
+
+// succeeded records that the site answered (a sign-in or a List): the backoff starts afresh.
+func (c *connections) succeeded(site *tableauv1.TableauSite) {
+	e := c.lookup(client.ObjectKeyFromObject(site))
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	e.failures = 0
+	e.mu.Unlock()
+}
+
+// retryIn is how long until a refused site is tried again (0 when it is not refused).
+func (c *connections) retryIn(site *tableauv1.TableauSite) time.Duration {
+	e := c.lookup(client.ObjectKeyFromObject(site))
+	if e == nil {
+		return 0
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.refused; r != nil {
+		return max(r.backoff-time.Since(r.at), 0)
+	}
+	return 0
+}
+
+// siteRefusal maps a failed call to the site's problem, if it is the site's and not one
+// webhook's: a 401 that the client's new sign-in did not cure (the token revoked or expired,
+// its user deleted, the site deleted or renamed: Tableau does not say which), a 403 (the user
+// is not, or no longer, a site administrator: Tableau's rule for every webhook method), a 404
+// for the site itself (it was deleted).
+func siteRefusal(site *tableauv1.TableauSite, err error) (*siteError, bool) {
+	where := fmt.Sprintf("site %q", site.Spec.Site)
+	switch {
+	case tableau.IsUnauthorized(err):
+		return &siteError{reason: tableauv1.ReasonAuthenticationFailed, err: err,
+			message: fmt.Sprintf("Tableau refused the session and a new sign-in to %s: the token may be revoked or expired, its user deleted or removed from the site, or the site deleted or renamed (%v)", where, err)}, true
+	case tableau.IsForbidden(err):
+		return &siteError{reason: tableauv1.ReasonInsufficientPermissions, err: err,
+			message: fmt.Sprintf("Tableau refused a webhook call on %s with 403: the token's user is not, or no longer, a site administrator, which Tableau requires for webhooks (%v)", where, err)}, true
+	case tableau.IsSiteNotFound(err):
+		return &siteError{reason: tableauv1.ReasonSiteNotFoundInTableau, err: err,
+			message: fmt.Sprintf("Tableau no longer knows %s: it was deleted (%v)", where, err)}, true
+	}
+	return nil, false
+}
+
+// forDeletion returns the site's connection for cleaning up in Tableau. It is current's, but
+// when the site's Secrets are gone (a namespace deletion removed them before the credentials
+// finalizer could be added) it falls back to the connection still held, if there is one: the
+// session signed in with them still works.
+func (c *connections) forDeletion(ctx context.Context, site *tableauv1.TableauSite) (*connection, error) {
+	conn, err := c.current(ctx, site)
+	if se, ok := asSiteError(err); ok && se.reason == tableauv1.ReasonCredentialsNotFound {
+		if e := c.lookup(client.ObjectKeyFromObject(site)); e != nil {
+			e.mu.Lock()
+			held := e.conn
+			e.mu.Unlock()
+			if held != nil && !held.client.Closed() {
+				return held, nil
+			}
+		}
 	}
 	return conn, err
 }
 
 // forget drops the site's connection so that the next use signs in again.
 func (c *connections) forget(key types.NamespacedName) {
-	e := c.entry(key)
-	e.mu.Lock()
-	e.conn = nil
-	e.mu.Unlock()
+	if e := c.lookup(key); e != nil {
+		e.mu.Lock()
+		e.conn = nil
+		e.mu.Unlock()
+	}
 }
 
 // forgetIfUnusable drops the site's connection when Tableau refused its session even after
@@ -169,8 +305,52 @@ func (c *connections) forgetIfUnusable(site *tableauv1.TableauSite, err error) {
 func (c *connections) release(ctx context.Context, key types.NamespacedName) {
 	c.mu.Lock()
 	delete(c.bySite, key)
+	// An observation cache that no remaining site's connection uses goes too: a Tableau site
+	// that comes back gets a fresh one from its first List.
+	used := map[string]bool{}
+	for _, e := range c.bySite {
+		used[e.cacheIdentity] = true
+	}
+	for id := range c.byLUID {
+		if !used[id] {
+			delete(c.byLUID, id)
+		}
+	}
 	c.mu.Unlock()
 	c.pool.Release(ctx, key.String())
+}
+
+// dropOwner forgets, in every observation cache, that a deleted TableauWebhook owned a webhook.
+func (c *connections) dropOwner(owner types.NamespacedName) {
+	c.mu.Lock()
+	caches := make([]*webhookCache, 0, len(c.byLUID))
+	for _, wc := range c.byLUID {
+		caches = append(caches, wc)
+	}
+	c.mu.Unlock()
+	for _, wc := range caches {
+		wc.dropOwner(owner)
+	}
+}
+
+// footprint counts what the connections hold, for the tests that check deleted objects leave
+// nothing behind.
+func (c *connections) footprint() map[string]int {
+	c.mu.Lock()
+	caches := make([]*webhookCache, 0, len(c.byLUID))
+	for _, wc := range c.byLUID {
+		caches = append(caches, wc)
+	}
+	out := map[string]int{"sites": len(c.bySite), "observationCaches": len(c.byLUID)}
+	c.mu.Unlock()
+	for _, wc := range caches {
+		wc.mu.Lock()
+		out["cacheOwners"] += len(wc.owners)
+		wc.mu.Unlock()
+	}
+	entries, owners := c.pool.Size()
+	out["sessions"], out["sessionOwners"] = entries, owners
+	return out
 }
 
 // close signs every session out; called once when the manager stops.
@@ -179,18 +359,37 @@ func (c *connections) close(ctx context.Context) {
 }
 
 // settings fingerprints what a connection depends on without reading Secret data.
+//
+// A Secret is identified by a digest of its data, not by its resourceVersion: a change of its
+// metadata alone (the credentials-in-use finalizer coming and going, a label) must not sign
+// in again. secretValues reads the data from the API server only when the resourceVersion
+// changed, so a reconcile normally reads nothing.
 func (c *connections) settings(ctx context.Context, site *tableauv1.TableauSite) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%d\x00", site.UID, site.Generation)
 	for _, name := range siteSecretNames(site) {
-		m := &metav1.PartialObjectMetadata{}
-		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		if err := c.cache.Get(ctx, types.NamespacedName{Namespace: site.Namespace, Name: name}, m); err != nil {
-			return "", secretError(site.Namespace, name, err)
+		data, err := c.readSecret(ctx, site.Namespace, name)
+		if err != nil {
+			return "", err
 		}
-		fmt.Fprintf(h, "%s=%s\x00", name, m.ResourceVersion)
+		fmt.Fprintf(h, "%s=%s\x00", name, dataDigest(data))
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// dataDigest identifies a Secret's data without holding it.
+func dataDigest(data map[string][]byte) string {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%d:%s=%d:", len(k), k, len(data[k]))
+		h.Write(data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func secretError(namespace, name string, err error) error {
@@ -243,7 +442,24 @@ func (c *connections) connectLocked(ctx context.Context, site *tableauv1.Tableau
 	})
 	switch {
 	case tableau.IsCredentialsInUse(err):
-		return nil, &siteError{reason: tableauv1.ReasonCredentialsInUse, message: err.Error(), err: err}
+		// The pool's message names the other TableauSites, which may be other tenants': it
+		// goes to the log, and the condition names only those of this namespace.
+		c.log.V(1).Info("Personal access token refused to a second TableauSite", "tableauSite", key.String(), "reason", err.Error())
+		holders := "another TableauSite"
+		var inUse *tableau.CredentialsInUseError
+		if errors.As(err, &inUse) {
+			var same []string
+			for _, o := range inUse.Owners {
+				if ns, _, _ := strings.Cut(o, "/"); ns == site.Namespace {
+					same = append(same, "TableauSite "+o)
+				}
+			}
+			if len(same) > 0 && len(same) == len(inUse.Owners) {
+				holders = strings.Join(same, ", ")
+			}
+		}
+		return nil, &siteError{reason: tableauv1.ReasonCredentialsInUse, err: err,
+			message: fmt.Sprintf("the personal access token %q is already used by %s for another site of this server, or with other connection settings (apiVersion, tls); a token holds one Tableau session, so give each site its own token, or use the same site and settings", creds.PATName, holders)}
 	case tableau.IsUnsupportedVersion(err):
 		// A pinned spec.apiVersion below the minimum (the CRD pattern admits "3.8") is the
 		// UnsupportedVersion of DESIGN 2.1, not a malformed spec.
@@ -261,12 +477,13 @@ func (c *connections) connectLocked(ctx context.Context, site *tableauv1.Tableau
 	}
 	identity := siteIdentity(site.Spec.ServerURL, session.SiteID)
 	conn := &connection{
-		client:   cl,
-		session:  session,
-		info:     info,
-		webhooks: c.webhookCache(identity),
-		identity: identity,
-		settings: settings,
+		client:      cl,
+		session:     session,
+		info:        info,
+		webhooks:    c.webhookCache(key, identity),
+		identity:    identity,
+		settings:    settings,
+		connectedAt: time.Now(),
 	}
 	e.conn = conn
 	return conn, nil
@@ -278,7 +495,8 @@ func classifyConnectError(what string, err error) error {
 	case tableau.IsUnsupportedVersion(err):
 		return &siteError{reason: tableauv1.ReasonUnsupportedVersion, message: msg, err: err}
 	case tableau.IsUnauthorized(err), tableau.IsForbidden(err):
-		return &siteError{reason: tableauv1.ReasonAuthenticationFailed, message: msg, err: err}
+		return &siteError{reason: tableauv1.ReasonAuthenticationFailed, err: err,
+			message: msg + " (the token or password may be wrong, revoked or expired, its user deleted or removed from the site, or the site deleted or renamed: Tableau does not say which)"}
 	case tableau.IsRejected(err) || tableau.IsNotFound(err):
 		// A 404 or 400 on serverinfo or sign-in most likely means that serverURL does not
 		// point at a Tableau REST API, or that the site does not exist. A fix may come from
@@ -291,9 +509,12 @@ func classifyConnectError(what string, err error) error {
 
 // webhookCache returns the observation cache of one Tableau site (by siteIdentity), shared
 // by every TableauSite that connects to it.
-func (c *connections) webhookCache(identity string) *webhookCache {
+func (c *connections) webhookCache(site types.NamespacedName, identity string) *webhookCache {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e := c.bySite[site]; e != nil {
+		e.cacheIdentity = identity
+	}
 	wc, ok := c.byLUID[identity]
 	if !ok {
 		wc = newWebhookCache(c.notify)

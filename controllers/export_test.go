@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
 )
@@ -29,3 +30,14 @@ const WebhookFinalizer = webhookFinalizer
 
 // SiteFinalizer is the TableauSite finalizer's name.
 const SiteFinalizer = siteFinalizer
+
+// SetupWithFootprint is Setup, and returns a function that counts what the manager keeps in
+// memory for objects (sites, sessions, observation caches and their owners, Secret data,
+// applied digests).
+func SetupWithFootprint(ctx context.Context, mgr manager.Manager, opts Options) (func() map[string]int, error) {
+	op, err := setup(ctx, mgr, opts)
+	if err != nil {
+		return nil, err
+	}
+	return op.footprint, nil
+}

@@ -20,8 +20,7 @@ const createFreshness = 5 * time.Second
 
 // pendingClockSkew is how far from the operator's clock Tableau may date a webhook that an
 // interrupted create made: the two clocks are not the same.
-
-const pendingClockSkew = 10 * time.Minute
+const pendingClockSkew = 2 * time.Minute
 
 // found says how the webhook a TableauWebhook stands for was found in Tableau.
 type found int
@@ -39,6 +38,9 @@ const (
 	foundAdoptable
 	// foundForeign: a same-named webhook the resource may not take; refusal says why.
 	foundForeign
+	// foundOwned: a same-named webhook that another TableauWebhook records as its own: a
+	// name conflict, resolved when that resource renames or deletes it.
+	foundOwned
 )
 
 // observation is what observeWebhook learned, before anything is done about it: the caller
@@ -72,7 +74,7 @@ func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *table
 			cache.put(w)
 			return observation{found: foundByID, webhook: w}, nil
 		}
-		if !tableau.IsNotFound(err) {
+		if !tableau.IsNotFound(err) || tableau.IsSiteNotFound(err) {
 			return obs, tableauProblem("get webhook "+id, err)
 		}
 		cache.remove(id)
@@ -88,6 +90,11 @@ func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *table
 		w, ok, err := r.findPendingCreate(ctx, wh, conn, pending)
 		if err != nil || ok {
 			return observation{found: foundPendingCreate, webhook: w, vanished: obs.vanished}, err
+		}
+		if r.pendingDisproved(pending) {
+			// A List made after the create could have been served shows nothing it made: the
+			// record is stale, and kept it would only mislead a later reconcile.
+			wh.Status.PendingCreate = nil
 		}
 	}
 	if err := cache.refreshIfOlder(ctx, conn.client, createFreshness); err != nil {
@@ -107,8 +114,8 @@ func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *table
 	}
 	switch {
 	case owner != "":
-		obs.found = foundForeign
-		obs.refusal = fmt.Sprintf("Tableau webhook %s named %q belongs to %s; choose another spec.webhookName", w.ID, w.Name, owner)
+		obs.found = foundOwned
+		obs.refusal = fmt.Sprintf("the Tableau webhook named %q belongs to %s; choose another spec.webhookName", w.Name, owner)
 	case wh.EffectiveAdoptionPolicy() != tableauv1.AdoptionPolicyAdopt:
 		obs.found = foundForeign
 		obs.refusal = fmt.Sprintf("Tableau already has a webhook named %q (%s) that this resource did not create; set adoptionPolicy: Adopt to take it over, or choose another spec.webhookName", w.Name, w.ID)
@@ -138,7 +145,17 @@ func (r *TableauWebhookReconciler) recordedOwner(ctx context.Context, conn *conn
 		return "", err
 	}
 	for i := range list.Items {
-		if other := &list.Items[i]; other.UID != wh.UID {
+		other := &list.Items[i]
+		if other.UID == wh.UID {
+			continue
+		}
+		// Only a resource whose own site leads to this Tableau site and admits it: anyone can
+		// make a TableauSite that reports any LUID.
+		claims, err := r.claimsOnSite(ctx, other, conn.identity)
+		if err != nil {
+			return "", err
+		}
+		if claims {
 			return describeOther(other, wh), nil
 		}
 	}
@@ -165,13 +182,24 @@ func pendingOn(wh *tableauv1.TableauWebhook, conn *connection) *tableauv1.Pendin
 	return p
 }
 
+// pendingDisproved reports whether a List fetched now, that holds no webhook findPendingCreate
+// accepts, proves that the recorded create made nothing: it is later than the create could
+// have been served.
+func (r *TableauWebhookReconciler) pendingDisproved(pending *tableauv1.PendingCreate) bool {
+	return time.Now().After(pending.Since.Add(r.Options.TableauTimeout + pendingClockSkew))
+}
+
 // findPendingCreate looks, in the cached List, for the webhook that an interrupted create of
-// this resource may have made: named as the create named it, dated while that create could
-// still have been served (madeDuring), and recorded by no other TableauWebhook.
+// this resource may have made: named as the create named it, owned by the user the operator
+// signs in as, dated while that create could still have been served (madeDuring), and recorded
+// by no other TableauWebhook. A webhook made by hand by someone else is never taken for it.
 func (r *TableauWebhookReconciler) findPendingCreate(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection, pending *tableauv1.PendingCreate) (tableau.Webhook, bool, error) {
 	candidates := conn.webhooks.byName(pending.Name)
 	slices.SortFunc(candidates, func(a, b tableau.Webhook) int { return strings.Compare(a.ID, b.ID) })
 	for _, w := range candidates {
+		if w.OwnerID != "" && conn.session.UserID != "" && w.OwnerID != conn.session.UserID {
+			continue
+		}
 		if !madeDuring(w, pending.Since.Time, pending.Since.Add(r.Options.TableauTimeout)) {
 			continue
 		}

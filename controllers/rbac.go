@@ -13,8 +13,11 @@ package controllers
 // +kubebuilder:rbac:groups=tableau.webhook-operator.dev,resources=tableausites/finalizers;tableauwebhooks/finalizers,verbs=update
 //
 // Secrets: Tableau credentials and Secret-sourced destination URLs, watched so that a rotation
-// takes effect at once.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// takes effect at once; patch adds and removes the credentials-in-use finalizer (and nothing
+// else: the patch carries only the finalizers and the resourceVersion) on the Secrets of a
+// TableauSite that still has TableauWebhooks to delete in Tableau, so that their deletion can
+// sign in even after the Secret was deleted (a namespace deletion deletes Secrets first).
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;patch
 //
 // Namespaces: their labels decide whether a TableauSite with webhookNamespaces.from: Selector
 // admits a TableauWebhook.

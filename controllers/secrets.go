@@ -32,6 +32,20 @@ func newSecretValues(cache, apiReader client.Reader) *secretValues {
 	return &secretValues{cache: cache, apiReader: apiReader, data: map[types.NamespacedName]secretData{}}
 }
 
+// forget drops what is kept of a Secret: it was deleted, or nothing references it any more.
+func (s *secretValues) forget(key types.NamespacedName) {
+	s.mu.Lock()
+	delete(s.data, key)
+	s.mu.Unlock()
+}
+
+// size is the number of Secrets whose data is kept.
+func (s *secretValues) size() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.data)
+}
+
 // get returns the Secret's data; a NotFound error when it does not exist.
 func (s *secretValues) get(ctx context.Context, key types.NamespacedName) (map[string][]byte, error) {
 	m := &metav1.PartialObjectMetadata{}

@@ -35,8 +35,30 @@ const signOutTimeout = 10 * time.Second
 // Setup registers the field indexes and both reconcilers with the manager. They share the
 // Tableau sessions (one per credential) and the per-site observation caches.
 func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
+	_, err := setup(ctx, mgr, opts)
+	return err
+}
+
+// operator is what Setup builds, for the tests that look inside.
+type operator struct {
+	conns    *connections
+	webhooks *TableauWebhookReconciler
+}
+
+// footprint counts what the manager keeps in memory per object: every count returns to its
+// level once the objects are deleted.
+func (o *operator) footprint() map[string]int {
+	out := o.conns.footprint()
+	out["secretValues"] = o.conns.secrets.size()
+	applied := 0
+	o.webhooks.applied.Range(func(_, _ any) bool { applied++; return true })
+	out["appliedDigests"] = applied
+	return out
+}
+
+func setup(ctx context.Context, mgr manager.Manager, opts Options) (*operator, error) {
 	if err := setupIndexes(ctx, mgr); err != nil {
-		return err
+		return nil, err
 	}
 	metrics := NewMetrics(nil)
 	drift := make(chan event.GenericEvent, 4096)
@@ -50,8 +72,19 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			log.V(1).Info("Drift notification dropped: queue full", "tableauWebhook", key)
 		}
 	}
+	refusedSites := make(chan event.GenericEvent, 1024)
+	notifySite := func(key types.NamespacedName) {
+		site := &tableauv1.TableauSite{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+		select {
+		case refusedSites <- event.GenericEvent{Object: site}:
+		default:
+			// The site's own resync catches what a full queue drops.
+			log.V(1).Info("Site notification dropped: queue full", "tableauSite", key)
+		}
+	}
 	secrets := newSecretValues(mgr.GetClient(), mgr.GetAPIReader())
 	conns := newConnections(mgr.GetClient(), secrets, opts, metrics, log, notify)
+	conns.notifySite = notifySite
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()
 		closeCtx, cancel := context.WithTimeout(context.Background(), signOutTimeout)
@@ -59,7 +92,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		conns.close(closeCtx)
 		return nil
 	})); err != nil {
-		return err
+		return nil, err
 	}
 
 	access := siteAccess{reader: mgr.GetClient()}
@@ -70,8 +103,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		conns:    conns,
 		access:   access,
 	}
-	if err := sites.setupWithManager(mgr); err != nil {
-		return err
+	if err := sites.setupWithManager(mgr, refusedSites); err != nil {
+		return nil, err
 	}
 	webhooks := &TableauWebhookReconciler{
 		Client:   mgr.GetClient(),
@@ -82,7 +115,13 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		secrets:  secrets,
 		access:   access,
 	}
-	return webhooks.setupWithManager(mgr, drift)
+	if err := webhooks.setupWithManager(mgr, drift); err != nil {
+		return nil, err
+	}
+	if err := (&CredentialsProtectionReconciler{Client: mgr.GetClient()}).setupWithManager(mgr, opts); err != nil {
+		return nil, err
+	}
+	return &operator{conns: conns, webhooks: webhooks}, nil
 }
 
 func controllerOptions(opts Options) controller.Options {
@@ -92,18 +131,25 @@ func controllerOptions(opts Options) controller.Options {
 	}
 }
 
-func (r *TableauSiteReconciler) setupWithManager(mgr manager.Manager) error {
+func (r *TableauSiteReconciler) setupWithManager(mgr manager.Manager, refused <-chan event.GenericEvent) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&tableauv1.TableauSite{}, builder.WithPredicates(specOrDeletionChanged())).
 		// Attaching or detaching a webhook changes the count, the finalizer and the List period.
 		Watches(&tableauv1.TableauWebhook{}, handler.EnqueueRequestsFromMapFunc(siteOfWebhook),
 			builder.WithPredicates(specOrDeletionChanged())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.sitesOfSecret), builder.OnlyMetadata).
+		// A deleted Secret's data is not kept.
+		Watches(&corev1.Secret{}, handler.Funcs{DeleteFunc: func(_ context.Context, e event.DeleteEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			r.conns.secrets.forget(client.ObjectKeyFromObject(e.Object))
+		}}, builder.OnlyMetadata).
 		// A deleted site frees its personal access token for a site refused with CredentialsInUse.
 		Watches(&tableauv1.TableauSite{}, handler.Funcs{DeleteFunc: r.enqueueCredentialsInUse}).
 		// Namespace labels decide which webhooks a Selector admits, and so the count.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.sitesOfNamespace), builder.OnlyMetadata,
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// A TableauWebhook's call found the site refused (revoked token, lost rights, site
+		// gone): its Ready says so at once, not at its next resync.
+		WatchesRawSource(source.Channel(refused, &handler.EnqueueRequestForObject{})).
 		WithOptions(controllerOptions(r.Options)).
 		Complete(r)
 }
@@ -112,6 +158,11 @@ func (r *TableauSiteReconciler) enqueueCredentialsInUse(ctx context.Context, e e
 	// Release the deleted site's claim on its session here, not only in its own reconcile:
 	// the refused sites enqueued below may run first and must find the token free.
 	r.conns.release(ctx, client.ObjectKeyFromObject(e.Object))
+	if site, ok := e.Object.(*tableauv1.TableauSite); ok {
+		for _, name := range siteSecretNames(site) {
+			forgetUnreferencedSecret(ctx, r.Client, r.conns.secrets, types.NamespacedName{Namespace: site.Namespace, Name: name})
+		}
+	}
 	var list tableauv1.TableauSiteList
 	if err := r.List(ctx, &list); err != nil {
 		return
@@ -128,7 +179,7 @@ func (r *TableauWebhookReconciler) setupWithManager(mgr manager.Manager, drift <
 		For(&tableauv1.TableauWebhook{}, builder.WithPredicates(predicate.Or(specOrDeletionChanged(), testRequested()))).
 		// A resource that is deleted, renamed or refused by its site frees its Tableau name for
 		// the resources that conflicted with it.
-		Watches(&tableauv1.TableauWebhook{}, handler.Funcs{DeleteFunc: r.enqueueNameSiblings, UpdateFunc: r.enqueueNameSiblingsOnRelease}).
+		Watches(&tableauv1.TableauWebhook{}, handler.Funcs{DeleteFunc: r.onWebhookDeleted, UpdateFunc: r.enqueueNameSiblingsOnRelease}).
 		Watches(&tableauv1.TableauSite{}, handler.EnqueueRequestsFromMapFunc(r.webhooksOfSite),
 			builder.WithPredicates(siteUsabilityChanged())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.webhooksOfSecret), builder.OnlyMetadata).
@@ -243,9 +294,39 @@ func (r *TableauWebhookReconciler) webhooksInNamespace(ctx context.Context, o cl
 	return requestsFor(list.Items)
 }
 
+// onWebhookDeleted forgets what the manager kept for a deleted TableauWebhook (DESIGN: no memory
+// for deleted objects), and wakes the resources that conflicted with its name.
+func (r *TableauWebhookReconciler) onWebhookDeleted(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if wh, ok := e.Object.(*tableauv1.TableauWebhook); ok {
+		r.applied.Delete(wh.UID)
+		r.conns.dropOwner(client.ObjectKeyFromObject(wh))
+		if f := wh.Spec.Destination.URLFrom; f != nil {
+			forgetUnreferencedSecret(ctx, r.Client, r.secrets, types.NamespacedName{Namespace: wh.Namespace, Name: f.SecretKeyRef.Name})
+		}
+	}
+	r.enqueueNameSiblings(ctx, e, q)
+}
+
+// forgetUnreferencedSecret drops the kept data of a Secret that no TableauSite or TableauWebhook
+// references any more.
+func forgetUnreferencedSecret(ctx context.Context, c client.Reader, secrets *secretValues, key types.NamespacedName) {
+	var hooks tableauv1.TableauWebhookList
+	if err := c.List(ctx, &hooks, client.InNamespace(key.Namespace), client.MatchingFields{indexWebhookSecret: key.Name}); err != nil || len(hooks.Items) > 0 {
+		return
+	}
+	var sites tableauv1.TableauSiteList
+	if err := c.List(ctx, &sites, client.InNamespace(key.Namespace), client.MatchingFields{indexSiteSecret: key.Name}); err != nil || len(sites.Items) > 0 {
+		return
+	}
+	secrets.forget(key)
+}
+
 func (r *TableauWebhookReconciler) enqueueNameSiblings(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	if wh, ok := e.Object.(*tableauv1.TableauWebhook); ok {
-		r.addNameSiblings(ctx, wh, q)
+		r.addNameSiblings(ctx, wh, wh.TableauName(), q)
+		if held := wh.Status.WebhookName; held != "" && held != wh.TableauName() {
+			r.addNameSiblings(ctx, wh, held, q)
+		}
 	}
 }
 
@@ -262,13 +343,17 @@ func (r *TableauWebhookReconciler) enqueueNameSiblingsOnRelease(ctx context.Cont
 		return c != nil && c.Reason == tableauv1.ReasonSiteNotAllowed
 	}
 	if o.TableauName() != n.TableauName() || (refused(n) && !refused(o)) {
-		r.addNameSiblings(ctx, o, q)
+		r.addNameSiblings(ctx, o, o.TableauName(), q)
+	}
+	// The webhook it held in Tableau was renamed or deleted: only now is the name free there.
+	if held := o.Status.WebhookName; held != "" && (held != n.Status.WebhookName || o.Status.WebhookID != n.Status.WebhookID) {
+		r.addNameSiblings(ctx, o, held, q)
 	}
 }
 
-func (r *TableauWebhookReconciler) addNameSiblings(ctx context.Context, wh *tableauv1.TableauWebhook, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+func (r *TableauWebhookReconciler) addNameSiblings(ctx context.Context, wh *tableauv1.TableauWebhook, name string, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: wh.TableauName()}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: name}); err != nil {
 		return
 	}
 	for _, req := range requestsFor(list.Items) {

@@ -138,6 +138,13 @@ type envConfig struct {
 	simOptions []tableautest.Option
 	extraNS    []string
 	noManager  bool
+	// footprint, when set, receives the manager's memory footprint counter.
+	footprint *func() map[string]int
+}
+
+// withFootprint makes the environment's manager count what it keeps in memory per object.
+func withFootprint(fp *func() map[string]int) envOption {
+	return func(c *envConfig) { c.footprint = fp }
 }
 
 func withResync(d time.Duration) envOption {
@@ -201,7 +208,13 @@ func newEnv(t *testing.T, options ...envOption) *testEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := controllers.Setup(ctx, mgr, cfg.opts); err != nil {
+		if cfg.footprint != nil {
+			fp, err := controllers.SetupWithFootprint(ctx, mgr, cfg.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			*cfg.footprint = fp
+		} else if err := controllers.Setup(ctx, mgr, cfg.opts); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan struct{})

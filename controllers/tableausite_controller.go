@@ -87,6 +87,29 @@ func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *t
 	if err != nil {
 		return r.connectionFailed(site, err)
 	}
+	// One List per period serves the drift checks of the attached TableauWebhooks and tells
+	// that the credentials still work: a token revoked, a user demoted, a site deleted in
+	// Tableau show within one period even when no webhook is attached. Without webhooks to
+	// check, a sign-in younger than the period says as much, and the List waits: a first
+	// TableauWebhook applied right after the site then lists for itself, and sees a webhook
+	// made by hand a moment before it.
+	period := r.Options.ResyncPeriod
+	checked := driftChecked(attached)
+	if len(checked) > 0 {
+		period = r.listPeriod(checked)
+	}
+	var listErr error
+	if len(checked) > 0 || time.Since(conn.connectedAt) >= period*9/10 {
+		// The slack makes the List of a timely resync run even if the timer fired a little early.
+		listErr = conn.webhooks.refreshIfOlder(ctx, conn.client, period*9/10)
+	}
+	if se, ok := siteRefusal(site, listErr); ok {
+		r.conns.refuse(site, conn, se)
+		return r.connectionFailed(site, se)
+	}
+	if listErr == nil {
+		r.conns.succeeded(site)
+	}
 	ready := readiness{status: metav1.ConditionTrue, reason: tableauv1.ReasonConnected,
 		message: fmt.Sprintf("Signed in to site %q (Tableau %s, REST API %s)", conn.session.SiteContentURL, conn.info.ProductVersion, conn.client.APIVersion())}
 	if t := site.Spec.TLS; t != nil && t.InsecureSkipVerify {
@@ -99,18 +122,13 @@ func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *t
 	site.Status.SiteID = conn.session.SiteID
 	site.Status.ServerVersion = conn.info.ProductVersion
 	site.Status.RESTAPIVersion = conn.client.APIVersion()
-
-	checked := driftChecked(attached)
-	if len(checked) == 0 {
-		return ctrl.Result{RequeueAfter: r.Options.ResyncPeriod}, nil
-	}
-	period := r.listPeriod(checked)
-	// The slack makes the List of a timely resync run even if the timer fired a little early.
-	if err := conn.webhooks.refreshIfOlder(ctx, conn.client, period*9/10); err != nil {
-		r.conns.forgetIfUnusable(site, err)
-		logf.FromContext(ctx).Error(err, "Listing the site's webhooks for drift checks failed")
-		r.Recorder.Eventf(site, nil, corev1.EventTypeWarning, eventTableauError, "List", "list webhooks: %v", err)
-		return ctrl.Result{}, err
+	if listErr != nil {
+		// Signed in, but the List failed for a passing reason: the drift checks wait for the
+		// next one, with backoff.
+		r.conns.forgetIfUnusable(site, listErr)
+		logf.FromContext(ctx).Error(listErr, "Listing the site's webhooks failed")
+		r.Recorder.Eventf(site, nil, corev1.EventTypeWarning, eventTableauError, "List", "list webhooks: %v", listErr)
+		return ctrl.Result{}, listErr
 	}
 	return ctrl.Result{RequeueAfter: period}, nil
 }
@@ -129,8 +147,12 @@ func (r *TableauSiteReconciler) connectionFailed(site *tableauv1.TableauSite, er
 	case se.transient:
 		return ctrl.Result{}, err // backoff
 	case terminal:
-		// A change of spec or Secret retriggers at once; a slow retry notices fixes made in
-		// Tableau (a re-enabled token, an upgraded server, the other site gone).
+		// A change of spec or Secret retriggers at once; a retry with backoff notices fixes
+		// made in Tableau (a token restored, rights given back, an upgraded server, the other
+		// site gone).
+		if d := r.conns.retryIn(site); d > 0 {
+			return ctrl.Result{RequeueAfter: d}, nil
+		}
 		return ctrl.Result{RequeueAfter: r.Options.ResyncPeriod}, nil
 	default:
 		return ctrl.Result{}, nil // waits on a Secret, which is watched

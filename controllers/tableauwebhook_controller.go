@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -116,23 +117,26 @@ func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh, writ
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := checkReservedName(wh); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.checkNameConflict(ctx, wh, conn); err != nil {
 		return ctrl.Result{}, err
 	}
 	desired := tableau.WebhookSpec{Name: wh.TableauName(), Event: wh.Spec.Event, URL: destination, Enabled: wh.WantEnabled()}
 	obs, err := r.observeWebhook(ctx, wh, site, conn)
 	if err != nil {
-		return ctrl.Result{}, r.connectionLost(site, err)
+		return ctrl.Result{}, r.connectionLost(site, conn, err)
 	}
 	w, err := r.apply(ctx, wh, written, conn, obs, desired)
 	if err != nil {
-		return ctrl.Result{}, r.connectionLost(site, err)
+		return ctrl.Result{}, r.connectionLost(site, conn, err)
 	}
 	conn.webhooks.setOwner(w.ID, client.ObjectKeyFromObject(wh))
 	r.applied.Store(wh.UID, specDigest(desired))
 	recordObserved(wh, conn, w)
 	if err := r.runPendingTest(ctx, wh, conn); err != nil {
-		return ctrl.Result{}, r.connectionLost(site, err)
+		return ctrl.Result{}, r.connectionLost(site, conn, err)
 	}
 	setReadiness(&wh.Status.Conditions, wh.Generation, readiness{status: metav1.ConditionTrue, reason: tableauv1.ReasonAvailable,
 		message: fmt.Sprintf("Webhook %s matches the spec", w.ID)})
@@ -168,11 +172,15 @@ func (r *TableauWebhookReconciler) apply(ctx context.Context, wh, written *table
 	switch obs.found {
 	case foundForeign:
 		return tableau.Webhook{}, &problem{reason: tableauv1.ReasonAlreadyExists, message: obs.refusal}
+	case foundOwned:
+		return tableau.Webhook{}, &problem{reason: tableauv1.ReasonNameConflict, message: obs.refusal}
 	case foundNothing:
 		return r.createWebhook(ctx, wh, written, conn, desired)
 	case foundPendingCreate:
 		log.Info("Found the webhook an interrupted create made", "webhookID", obs.webhook.ID)
-		wh.Status.PendingCreate = nil
+		// Recorded at once, in the write that clears the record: should the update below fail,
+		// the next reconcile finds the webhook by its ID rather than creating another.
+		wh.Status.WebhookID, wh.Status.SiteID, wh.Status.PendingCreate = obs.webhook.ID, conn.session.SiteID, nil
 	case foundAdoptable:
 		r.event(ctx, wh, corev1.EventTypeNormal, eventAdopted, "Adopt", "Adopted webhook %s named %q", obs.webhook.ID, obs.webhook.Name)
 	}
@@ -201,10 +209,17 @@ func (r *TableauWebhookReconciler) connect(ctx context.Context, site *tableauv1.
 	return nil, err
 }
 
-// connectionLost drops the site's session when Tableau no longer accepts it even after the
-// client's own re-sign-in, or when the client was closed under it, so that the next attempt
-// starts afresh.
-func (r *TableauWebhookReconciler) connectionLost(site *tableauv1.TableauSite, err error) error {
+// connectionLost sorts out a failed Tableau call: a refusal that is the site's (its session
+// refused even after a new sign-in, 403, the site gone) is recorded on the site, which says why
+// in its Ready condition and is reconciled at once, and the webhook waits for the site
+// (SiteNotReady); a client closed under the connection drops it, so that the next attempt
+// connects afresh. Other errors are returned as they are.
+func (r *TableauWebhookReconciler) connectionLost(site *tableauv1.TableauSite, conn *connection, err error) error {
+	if se, ok := siteRefusal(site, err); ok {
+		r.conns.refuse(site, conn, se)
+		return &problem{reason: tableauv1.ReasonSiteNotReady, retry: retryOnChange, err: err,
+			message: fmt.Sprintf("TableauSite %s/%s: %s", site.Namespace, site.Name, se.message)}
+	}
 	r.conns.forgetIfUnusable(site, err)
 	return err
 }
@@ -300,15 +315,19 @@ func (r *TableauWebhookReconciler) checkNameConflict(ctx context.Context, wh *ta
 	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: name}); err != nil {
 		return err
 	}
+	// Oldest first, so that the message names the first claimant.
 	slices.SortFunc(list.Items, func(a, b tableauv1.TableauWebhook) int {
-		if claimsBefore(&a, &b) {
+		switch {
+		case claimsBefore(&a, &b):
 			return -1
+		case claimsBefore(&b, &a):
+			return 1
 		}
-		return 1
+		return 0
 	})
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID == wh.UID || !outranks(other, wh, name, luid) {
+		if other.UID == wh.UID || checkReservedName(other) != nil || !outranks(other, wh, name, luid) {
 			continue
 		}
 		claims, err := r.claimsOnSite(ctx, other, conn.identity)
@@ -321,6 +340,19 @@ func (r *TableauWebhookReconciler) checkNameConflict(ctx context.Context, wh *ta
 		}
 	}
 	return nil
+}
+
+// checkReservedName refuses a webhookName of the form "<namespace>/<rest>" for another
+// namespace than the resource's own: that is the form of the default names ("<namespace>/<name>")
+// of that namespace's TableauWebhooks, so another namespace admitted to the same site could
+// otherwise claim a name before the team whose default name it is creates its resource.
+func checkReservedName(wh *tableauv1.TableauWebhook) error {
+	ns, _, ok := strings.Cut(wh.TableauName(), "/")
+	if !ok || ns == wh.Namespace || len(validation.IsDNS1123Label(ns)) > 0 {
+		return nil
+	}
+	return &problem{reason: tableauv1.ReasonNameConflict,
+		message: fmt.Sprintf("webhookName %q has the form <namespace>/<name> of the default names of namespace %q, which are kept for its TableauWebhooks; choose a name that does not start with %q", wh.TableauName(), ns, ns+"/")}
 }
 
 // holdsName reports whether the resource's status records a webhook of the name on the site.
@@ -399,7 +431,7 @@ func (r *TableauWebhookReconciler) updateWebhook(ctx context.Context, wh *tablea
 	fields := differences(observed, desired)
 	w, err := conn.client.UpdateWebhook(ctx, observed.ID, desired)
 	if err != nil {
-		if tableau.IsNotFound(err) {
+		if tableau.IsNotFound(err) && !tableau.IsSiteNotFound(err) {
 			conn.webhooks.remove(observed.ID)
 			wh.Status.WebhookID = ""
 		}
@@ -560,7 +592,7 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 	if err != nil {
 		return false, err
 	}
-	conn, err := r.conns.current(ctx, site)
+	conn, err := r.conns.forDeletion(ctx, site)
 	if err != nil {
 		return false, deletingProblem(&problem{err: err,
 			message: fmt.Sprintf("cannot delete the webhook from Tableau: TableauSite %s: %v%s", siteKeyOf(wh), err, orphanHint)})
@@ -572,7 +604,7 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 	if id == "" && pending != nil && pendingOn(wh, conn) != nil {
 		// A create whose answer was lost may have made a webhook: look for it by the name it used.
 		if err := conn.webhooks.refreshIfOlder(ctx, conn.client, 0); err != nil {
-			return false, deletingProblem(tableauProblem("list webhooks", r.connectionLost(site, err)))
+			return false, deletingProblem(tableauProblem("list webhooks", r.connectionLost(site, conn, err)))
 		}
 		w, ok, err := r.findPendingCreate(ctx, wh, conn, pending)
 		if err != nil {
@@ -584,7 +616,7 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 	}
 	if id != "" {
 		if err := conn.client.DeleteWebhook(ctx, id); err != nil && !tableau.IsNotFound(err) {
-			return false, deletingProblem(tableauProblem("delete webhook "+id, r.connectionLost(site, err)))
+			return false, deletingProblem(tableauProblem("delete webhook "+id, r.connectionLost(site, conn, err)))
 		}
 		conn.webhooks.remove(id)
 		r.event(ctx, wh, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted webhook %s from Tableau", id)

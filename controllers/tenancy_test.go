@@ -272,10 +272,12 @@ func TestTheHolderOfANameKeepsIt(t *testing.T) {
 	squatter := e.webhookObj("squatter", site.Name, "WorkbookCreated", "https://hooks.example.com/squatter")
 	squatter.Namespace = late
 	squatter.Spec.SiteRef.Namespace = e.ns
-	squatter.Spec.WebhookName = e.ns + "/victim"
+	squatter.Spec.WebhookName = "Victim alerts"
 	e.create(squatter)
 	e.waitCondition(squatter, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonSiteNotAllowed)
-	victim := e.readyWebhook(e.webhookObj("victim", site.Name, "WorkbookCreated", "https://hooks.example.com/victim"))
+	victim := e.webhookObj("victim", site.Name, "WorkbookCreated", "https://hooks.example.com/victim")
+	victim.Spec.WebhookName = "Victim alerts"
+	e.readyWebhook(victim)
 	before := e.simWebhooks()
 
 	e.update(renamer, func() { renamer.Spec.WebhookName = victim.TableauName() })
@@ -294,7 +296,8 @@ func TestTheHolderOfANameKeepsIt(t *testing.T) {
 	}
 }
 
-// A webhook that another TableauWebhook records in its status is never adopted, even by a
+// A webhook that another TableauWebhook records in its status is never adopted (or taken for a
+// lost create), even by a
 // resource that no name conflict stops: here the webhook was renamed in Tableau, behind its
 // owner's back (and its owner cannot put the name back), to the name another resource asks to
 // adopt.
@@ -319,7 +322,8 @@ func TestNoAdoptionOfAnotherResourcesWebhook(t *testing.T) {
 	taker.Spec.WebhookName = "taken"
 	taker.Spec.AdoptionPolicy = tableauv1.AdoptionPolicyAdopt
 	e.create(taker)
-	e.waitCondition(taker, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonAlreadyExists)
+	// Another resource's webhook: a name conflict, which ends when first renames or deletes it.
+	e.waitCondition(taker, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonNameConflict)
 	if msg := readyMessage(taker); !strings.Contains(msg, "belongs to TableauWebhook "+e.ns+"/first") {
 		t.Errorf("Ready message %q does not say the webhook belongs to first", msg)
 	}
@@ -458,5 +462,135 @@ func TestInvalidSelectorAdmitsNothing(t *testing.T) {
 	}
 	if n := e.sim.Stats().Total() - requests; n != 0 {
 		t.Errorf("%d Tableau requests for a refused reference", n)
+	}
+}
+
+// A webhookName of the form "<namespace>/<rest>" belongs to that namespace (it is the form of
+// its resources' default names): another namespace admitted to the same site cannot claim it,
+// not even before the owner creates its resource.
+func TestNamesOfAnotherNamespaceAreKept(t *testing.T) {
+	t.Parallel()
+	other := newNamespace(t, nil)
+	e := newEnv(t, withExtraNamespaces(other))
+	e.create(e.patSecretObj("owner-pat"))
+	site := e.siteObj("owner", "owner-pat")
+	site.Spec.WebhookNamespaces = &tableauv1.WebhookNamespaces{From: tableauv1.NamespacesFromAll}
+	e.create(site)
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonConnected)
+
+	squatter := e.webhookObj("squatter", site.Name, "WorkbookCreated", "https://hooks.example.com/squatter")
+	squatter.Namespace = other
+	squatter.Spec.SiteRef.Namespace = e.ns
+	squatter.Spec.WebhookName = e.ns + "/later"
+	e.create(squatter)
+	e.waitCondition(squatter, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonNameConflict)
+	if msg := readyMessage(squatter); !strings.Contains(msg, "kept for its TableauWebhooks") {
+		t.Errorf("Ready message %q does not say the name is kept for namespace %s", msg, e.ns)
+	}
+	later := e.readyWebhook(e.webhookObj("later", site.Name, "WorkbookCreated", "https://hooks.example.com/later"))
+	if got := simWebhooksNamed(e.sim, later.TableauName()); len(got) != 1 || got[0].URL != "https://hooks.example.com/later" {
+		t.Errorf("simulator webhooks named %s: %+v", later.TableauName(), got)
+	}
+	// Names of other forms stay free for all, slashes included.
+	free := e.webhookObj("free", site.Name, "WorkbookCreated", "https://hooks.example.com/free")
+	free.Namespace = other
+	free.Spec.SiteRef.Namespace = e.ns
+	free.Spec.WebhookName = "Finance/Refresh failures"
+	e.readyWebhook(free)
+}
+
+// A record of an interrupted create proves nothing about a webhook someone else made: after
+// creates that failed without an answer, a same-named webhook made by hand (by another Tableau
+// user) is neither taken over nor deleted.
+func TestStalePendingCreateTakesNothingMadeByHand(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	site := e.readySite("owner")
+	e.sim.SetFaults(tableautest.Faults{Operations: []string{tableautest.OpCreateWebhook}, Statuses: []int{503}, ErrorRate: 1})
+	wh := e.webhookObj("unlucky", site.Name, "WorkbookCreated", "https://hooks.example.com/unlucky")
+	e.create(wh)
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonTableauError)
+	e.get(wh)
+	if wh.Status.PendingCreate == nil {
+		t.Fatal("no status.pendingCreate after a create that failed with 503")
+	}
+	e.update(wh, func() { wh.Spec.Suspend = true })
+	e.waitCondition(wh, tableauv1.ConditionSynced, metav1.ConditionFalse, tableauv1.ReasonSuspended)
+	e.sim.ClearFaults()
+	victim := handMade(e.sim, wh.TableauName())
+
+	// Resumed: the hand-made webhook is someone else's, not the lost create's.
+	e.update(wh, func() { wh.Spec.Suspend = false })
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonAlreadyExists)
+	sameWebhooks(t, e.sim, []tableautest.Webhook{victim})
+	// Deleted: nothing recorded is the resource's own, so nothing is deleted.
+	e.delete(wh)
+	e.waitGone(wh)
+	sameWebhooks(t, e.sim, []tableautest.Webhook{victim})
+}
+
+// A lost create recovered by name is recorded at once: if the update that follows (a rename
+// made meanwhile) fails, the next reconcile finds the webhook by its ID, and there is never a
+// second one.
+func TestRecoveredCreateSurvivesAFailedUpdate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	site := e.readySite("owner")
+	wh := e.webhookObj("lost", site.Name, "WorkbookCreated", "https://hooks.example.com/lost")
+	wh.Spec.Suspend = true
+	e.create(wh)
+	e.waitCondition(wh, tableauv1.ConditionSynced, metav1.ConditionFalse, tableauv1.ReasonSuspended)
+	// Another webhook's create lists the site: the create below relies on that List, made
+	// less than createFreshness ago, and makes none of its own.
+	e.readyWebhook(e.webhookObj("primer", site.Name, "WorkbookCreated", "https://hooks.example.com/primer"))
+	// The create's answer is lost, and the Lists that would recover it fail, until the spec
+	// has changed.
+	e.sim.SetFaults(tableautest.Faults{LoseCreateResponses: 1, Operations: []string{tableautest.OpListWebhooks}, Statuses: []int{503}, ErrorRate: 1})
+	e.update(wh, func() { wh.Spec.Suspend = false })
+	eventually(t, waitTimeout, func() error {
+		if n := e.sim.CountStatus(tableautest.OpCreateWebhook, 0); n != 1 {
+			return fmt.Errorf("%d creates without an answer", n)
+		}
+		return nil
+	})
+	e.update(wh, func() { wh.Spec.WebhookName = "renamed meanwhile" })
+	e.sim.SetFaults(tableautest.Faults{Operations: []string{tableautest.OpUpdateWebhook}, Statuses: []int{503}, ErrorRate: 1})
+	eventually(t, waitTimeout, func() error {
+		e.get(wh)
+		if wh.Status.WebhookID == "" || e.sim.Count(tableautest.OpUpdateWebhook) == 0 {
+			return fmt.Errorf("not recovered and updated yet (webhookID %q)", wh.Status.WebhookID)
+		}
+		return nil
+	})
+	e.sim.ClearFaults()
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonAvailable)
+	if got := simWebhooksNamed(e.sim, "renamed meanwhile"); len(got) != 1 || got[0].ID != wh.Status.WebhookID {
+		t.Errorf("simulator webhooks named %q: %+v, want the one recovered webhook", "renamed meanwhile", got)
+	}
+	if n := len(e.simWebhooks()); n != 2 {
+		t.Errorf("simulator has %d webhooks, want 2 (the primer and the recovered one)", n)
+	}
+	if n := e.sim.Count(tableautest.OpCreateWebhook); n != 2 {
+		t.Errorf("%d Create Webhook requests, want 2 (one each)", n)
+	}
+}
+
+// A resource in NameConflict gets the name as soon as the holder's webhook in Tableau no
+// longer has it: it is woken when the holder's status shows the rename.
+func TestNameConflictEndsWhenTheHolderRenames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	site := e.readySite("owner")
+	holder := e.webhookObj("holder", site.Name, "WorkbookCreated", "https://hooks.example.com/holder")
+	holder.Spec.WebhookName = "wanted"
+	e.readyWebhook(holder)
+	waiter := e.webhookObj("waiter", site.Name, "WorkbookCreated", "https://hooks.example.com/waiter")
+	waiter.Spec.WebhookName = "wanted"
+	e.create(waiter)
+	e.waitCondition(waiter, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonNameConflict)
+	e.update(holder, func() { holder.Spec.WebhookName = "given up" })
+	e.waitCondition(waiter, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonAvailable)
+	if got := simWebhooksNamed(e.sim, "wanted"); len(got) != 1 || got[0].URL != "https://hooks.example.com/waiter" {
+		t.Errorf("simulator webhooks named %q: %+v", "wanted", got)
 	}
 }

@@ -100,8 +100,10 @@ func TestBadInput(t *testing.T) {
 			e.create(e.patSecretObj("non-admin-pat"))
 			return e.siteOn("non-admin", sim.URL, "non-admin-pat"), e.webhookObj("non-admin", "non-admin", "WorkbookCreated", "https://hooks.example.com/")
 		},
-		site: want{metav1.ConditionTrue, tableauv1.ReasonConnected, false, ""},
-		hook: want{metav1.ConditionFalse, tableauv1.ReasonRejected, true, "403"},
+		// A 403 is the site's problem (its user is not a site administrator), not the spec's:
+		// the site says so and the webhook waits for it.
+		site: want{metav1.ConditionFalse, tableauv1.ReasonInsufficientPermissions, true, "site administrator"},
+		hook: want{metav1.ConditionFalse, tableauv1.ReasonSiteNotReady, false, "site administrator"},
 	}, {
 		name:   "Tableau answers 400 to the create",
 		faults: &tableautest.Faults{Operations: []string{tableautest.OpCreateWebhook}, Statuses: []int{400}, ErrorRate: 1},
@@ -128,8 +130,12 @@ func TestBadInput(t *testing.T) {
 		site: want{metav1.ConditionTrue, tableauv1.ReasonConnected, false, ""},
 		hook: want{metav1.ConditionFalse, tableauv1.ReasonRejected, true, "https"},
 		check: func(t *testing.T, sim *tableautest.Server, wh *tableauv1.TableauWebhook) {
-			if n := sim.Count(tableautest.OpListWebhooks) + sim.Count(tableautest.OpCreateWebhook); n != 0 {
-				t.Errorf("%d webhook requests to Tableau for a URL the operator can tell is wrong", n)
+			// The site lists once for itself (its health check); the webhook adds nothing.
+			if n := sim.Count(tableautest.OpListWebhooks); n > 1 {
+				t.Errorf("%d List Webhooks requests, want at most the site's own one", n)
+			}
+			if n := sim.Count(tableautest.OpCreateWebhook); n != 0 {
+				t.Errorf("%d Create Webhook requests to Tableau for a URL the operator can tell is wrong", n)
 			}
 			if msg := readyMessage(wh); strings.Contains(msg, "plain-text-secret") {
 				t.Errorf("the message shows the Secret's URL: %q", msg)

@@ -157,6 +157,17 @@ func (c *webhookCache) remove(id string) {
 	c.removed[id] = true
 }
 
+// dropOwner forgets every webhook that owner managed.
+func (c *webhookCache) dropOwner(owner types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, o := range c.owners {
+		if o == owner {
+			delete(c.owners, id)
+		}
+	}
+}
+
 // setOwner records which TableauWebhook manages the webhook with the given id.
 func (c *webhookCache) setOwner(id string, owner types.NamespacedName) {
 	c.mu.Lock()

@@ -286,6 +286,21 @@ func TestAdmissionRejects(t *testing.T) {
 			want:  `spec.adoption.from: Unsupported value: "Everyone": supported values: "Same", "All", "Selector", "None"`,
 		},
 		{
+			name: "serverURL changed", manifest: validSite,
+			update: `{"spec":{"serverURL":"https://other.example.com"}}`,
+			want:   `serverURL and site are immutable`,
+		},
+		{
+			name: "site changed", manifest: validSite,
+			update: `{"spec":{"site":"sales"}}`,
+			want:   `serverURL and site are immutable`,
+		},
+		{
+			name: "site removed (the Default site)", manifest: validSite,
+			update: `{"spec":{"site":null}}`,
+			want:   `serverURL and site are immutable`,
+		},
+		{
 			name: "serverURL ftp on update", manifest: validSite,
 			update: `{"spec":{"serverURL":"ftp://tableau.example.com"}}`,
 			want:   `serverURL must be an absolute http or https URL`,
@@ -390,5 +405,36 @@ func TestUpdatesKeepingSiteRef(t *testing.T) {
 	if err := c.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType,
 		[]byte(`{"status":{"webhookID":"9f9bcaf8-8c4c-403c-b7e1-10dd85620f00","observedGeneration":1}}`))); err != nil {
 		t.Errorf("status update rejected: %v", err)
+	}
+}
+
+// TestSiteUpdatesKeepingServer checks that the immutability of serverURL and site blocks
+// nothing else: credentials, TLS, pins and namespace rules can change, and re-applying the same
+// values (as kubectl apply does) is no change.
+func TestSiteUpdatesKeepingServer(t *testing.T) {
+	c := apiServer(t)
+	ctx := context.Background()
+	obj := object(t, validSite, ``, newNamespace(t))
+	if err := create(ctx, c, obj); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	for _, patch := range []string{
+		`{"spec":{"apiVersion":"3.24"}}`,
+		`{"spec":{"credentials":{"personalAccessToken":null,"password":{"secretRef":{"name":"tableau-login"}}}}}`,
+		`{"spec":{"tls":{"caBundleSecretRef":{"name":"tableau-ca","key":"ca.crt"}}}}`,
+		`{"spec":{"webhookNamespaces":{"from":"All"},"adoption":{"from":"None"}}}`,
+		`{"spec":{"serverURL":"https://tableau.example.com","site":"marketing"}}`,
+	} {
+		if err := update(ctx, c, obj, patch); err != nil {
+			t.Errorf("update %s rejected: %v", patch, err)
+		}
+	}
+	// The Default site stays the Default site, whether "" is written or left out.
+	def := object(t, validSite, `{"metadata":{"name":"default-site"},"spec":{"site":""}}`, newNamespace(t))
+	if err := create(ctx, c, def); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if err := update(ctx, c, def, `{"spec":{"site":null,"apiVersion":"3.24"}}`); err != nil {
+		t.Errorf("leaving out site \"\" rejected: %v", err)
 	}
 }

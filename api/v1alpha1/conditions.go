@@ -26,6 +26,12 @@ const (
 	ReasonCredentialsInUse = "CredentialsInUse"
 	// ReasonInvalidSpec: the spec passed admission but cannot be used (e.g. a bad CA bundle).
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonInsufficientPermissions: Tableau refused webhook calls with 403: the user of the
+	// credentials is not (or no longer) a site administrator.
+	ReasonInsufficientPermissions = "InsufficientPermissions"
+	// ReasonSiteNotFoundInTableau: Tableau answered that the site no longer exists (it was
+	// deleted while the operator's session lasted).
+	ReasonSiteNotFoundInTableau = "SiteNotFoundInTableau"
 )
 
 // Ready reasons of a TableauWebhook.

@@ -45,6 +45,10 @@ var SiteReadyReasons = map[string]ReasonInfo{
 	ReasonUnsupportedVersion:   {Ready: metav1.ConditionFalse, Terminal: true},
 	ReasonCredentialsInUse:     {Ready: metav1.ConditionFalse, Terminal: true},
 	ReasonInvalidSpec:          {Ready: metav1.ConditionFalse, Terminal: true},
+	// Both are tried again with backoff (from 10 s, doubling, up to the resync period), so
+	// that rights given back or a site restored are noticed without a change in Kubernetes.
+	ReasonInsufficientPermissions: {Ready: metav1.ConditionFalse, Terminal: true},
+	ReasonSiteNotFoundInTableau:   {Ready: metav1.ConditionFalse, Terminal: true},
 }
 
 // IsTerminalWebhookReason reports whether a TableauWebhook Ready reason is terminal.

@@ -5,10 +5,12 @@ import (
 )
 
 // TableauSiteSpec is the connection to one site of one Tableau Server or Tableau Cloud pod.
+// +kubebuilder:validation:XValidation:rule=`self.serverURL == oldSelf.serverURL && (has(self.site) ? self.site : "") == (has(oldSelf.site) ? oldSelf.site : "")`,message="serverURL and site are immutable: a TableauSite's webhooks live on that one Tableau site; to use another server or site, create a new TableauSite (and TableauWebhooks that reference it)"
 type TableauSiteSpec struct {
 	// ServerURL is the base URL of Tableau Server or of the Tableau Cloud pod, such as
 	// https://tableau.example.com or https://10ax.online.tableau.com, without /api.
 	// http is accepted for lab servers but draws a Warning event: credentials travel in clear.
+	// Immutable, like site: the webhooks made through this TableauSite live on that site.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHost() != ''",message="serverURL must be an absolute http or https URL such as https://tableau.example.com"
@@ -17,7 +19,7 @@ type TableauSiteSpec struct {
 	ServerURL string `json:"serverURL"`
 
 	// Site is the site's contentUrl (the part after /site/ in Tableau's web addresses).
-	// Empty means the Default site of Tableau Server.
+	// Empty means the Default site of Tableau Server. Immutable.
 	// +kubebuilder:validation:MaxLength=255
 	// +optional
 	Site string `json:"site,omitempty"`

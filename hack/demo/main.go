@@ -88,6 +88,10 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	}
 	d := &demo{opts: o, out: out}
 	err = d.tour(ctx)
+	if err == nil && o.once {
+		// What the interactive demo suggests last, tried for real: it must finish.
+		err = d.deleteTeamNamespace(ctx)
+	}
 	if err == nil && !o.once {
 		d.printTryThis()
 		d.live.Store(true)
@@ -375,12 +379,69 @@ func (d *demo) printTryThis() {
 	fmt.Fprintf(&b, "  kubectl annotate twh -n %s %s tableau.webhook-operator.dev/test=$(date +%%s) --overwrite   # Test Webhook\n", wh.Namespace, wh.Name)
 	fmt.Fprintf(&b, "  kubectl patch twh -n %s %s --type merge -p '{\"spec\":{\"enabled\":false}}'\n", wh.Namespace, wh.Name)
 	fmt.Fprintf(&b, "  kubectl delete twh -n %s %s   # removed from Tableau too (deletionPolicy Orphan keeps it)\n", wh.Namespace, wh.Name)
+	fmt.Fprintf(&b, "  kubectl delete namespace %s   # offboard a team: its webhooks leave Tableau, the namespace goes\n", d.teamNamespace())
 	fmt.Fprintf(&b, "\nThe simulated Tableau Server (admin API, see bin/tableau-sim --help):\n\n")
 	fmt.Fprintf(&b, "  curl -s --cacert %s '%s/_sim/webhooks?site=%s'\n", d.sim.CAFile, d.sim.URL, url.QueryEscape(site.Spec.Site))
 	fmt.Fprintf(&b, "  curl -s --cacert %s %s/_sim/trigger -d '{\"site\":%q,\"event\":%q,\"resourceName\":\"Sales\"}'\n",
 		d.sim.CAFile, d.sim.URL, site.Spec.Site, wh.Spec.Event)
 	fmt.Fprintf(&b, "\nManager log: %s\nDeliveries to the receiver are printed below. Press Ctrl-C to stop and remove everything.\n", d.mgr.LogPath)
 	d.say("%s", b.String())
+}
+
+// deleteTeamNamespace runs `kubectl delete namespace` on teamNamespace, as a platform team
+// offboards a team, and checks that it finishes: the namespace is gone and Tableau holds none of
+// its webhooks but those with deletionPolicy: Orphan.
+func (d *demo) deleteTeamNamespace(ctx context.Context) error {
+	ns := d.teamNamespace()
+	var kept []string
+	gone := 0
+	for _, wh := range d.webhooks {
+		if wh.Namespace != ns {
+			continue
+		}
+		if wh.EffectiveDeletionPolicy() == tableauv1.DeletionPolicyOrphan {
+			kept = append(kept, wh.TableauName())
+		} else {
+			gone++
+		}
+	}
+	done := d.step("kubectl delete namespace %s: %d webhook(s) leave Tableau, %d stay (deletionPolicy: Orphan)", ns, gone, len(kept))
+	ctx, cancel := context.WithTimeout(ctx, d.opts.timeout)
+	defer cancel()
+	if err := d.kubectl(ctx, "delete", "namespace", ns, "--wait=true"); err != nil {
+		return err
+	}
+	for _, wh := range d.webhooks {
+		if wh.Namespace != ns || slices.Contains(kept, wh.TableauName()) {
+			continue
+		}
+		site := d.siteOf(wh)
+		if site == nil {
+			continue
+		}
+		hooks, err := d.sim.Webhooks(ctx, site.Spec.Site)
+		if err != nil {
+			return err
+		}
+		for _, h := range hooks {
+			if h.Name == wh.TableauName() {
+				return fmt.Errorf("namespace %s is gone but Tableau still has webhook %q", ns, h.Name)
+			}
+		}
+	}
+	done("namespace gone")
+	return nil
+}
+
+// teamNamespace is a namespace to delete in the tour: one holding TableauWebhooks but no
+// TableauSite (a team that uses another team's site), else the first webhook's.
+func (d *demo) teamNamespace() string {
+	for _, wh := range d.webhooks {
+		if wh.SiteNamespace() != wh.Namespace {
+			return wh.Namespace
+		}
+	}
+	return d.webhooks[0].Namespace
 }
 
 // kubectl runs the kubectl built with the control plane against the demo's API server.

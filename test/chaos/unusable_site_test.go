@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"io"
 	"math"
 	"net"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // TestUnusableSite gives the operator bad credentials and, separately, a server that drops
 // every connection: the TableauSite must say so clearly, and the operator must call Tableau
 // no more often than its backoff allows over an observation window (no hot loop). Fixing the
-// Secret or the serverURL must then converge everything.
+// Secret, or the server coming back, must then converge everything.
 func TestUnusableSite(t *testing.T) {
 	t.Run("BadCredentials", func(t *testing.T) {
 		t.Parallel()
@@ -76,12 +77,15 @@ func testUnreachable(t *testing.T) {
 	window := size(15*time.Second, 60*time.Second)
 	s := newScenario(t, "unreachable")
 	// A server that accepts TCP connections and drops them at once: every request fails
-	// after connecting, so each attempt is counted.
+	// after connecting, so each attempt is counted. Once it "comes back" it passes them on
+	// to the simulator (serverURL is immutable: the fix is on the server's side).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	simAddr := strings.TrimPrefix(s.sim.URL, "https://")
 	var connections atomic.Int32
+	var back atomic.Bool
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -91,8 +95,12 @@ func testUnreachable(t *testing.T) {
 			if err != nil {
 				return
 			}
-			connections.Add(1)
-			_ = c.Close()
+			if !back.Load() {
+				connections.Add(1)
+				_ = c.Close()
+				continue
+			}
+			wg.Go(func() { relay(c, simAddr) })
 		}
 	}()
 	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
@@ -120,10 +128,10 @@ func testUnreachable(t *testing.T) {
 		t.Errorf("%d requests reached the simulator while the site pointed elsewhere", st.Total)
 	}
 
-	s.applySite(nil) // the real serverURL
-	recovered := s.waitAllReady(unusableWebhooks, time.Minute)
+	back.Store(true) // the server comes back; the site's next retry (backoff) finds it
+	recovered := s.waitAllReady(unusableWebhooks, 2*time.Minute)
 	s.assertConsistent(unusableWebhooks)
-	result(t, "ServerUnreachable (%q); %d connection attempts over %s (bound %d); converged %s after serverURL was fixed",
+	result(t, "ServerUnreachable (%q); %d connection attempts over %s (bound %d); converged %s after the server came back",
 		cond.Message, attempts, window, bound, recovered.Round(100*time.Millisecond))
 }
 
@@ -155,4 +163,18 @@ func observe(t *testing.T, start time.Time, window time.Duration) {
 		t.Fatal("the test's deadline passed during the observation window")
 	case <-time.After(time.Until(start.Add(window))):
 	}
+}
+
+// relay copies bytes both ways between c and the address, then closes both.
+func relay(c net.Conn, addr string) {
+	defer func() { _ = c.Close() }()
+	up, err := net.Dial("tcp", addr)
+	if err != nil {
+		return
+	}
+	defer func() { _ = up.Close() }()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+	<-done
 }

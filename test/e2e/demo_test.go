@@ -41,6 +41,7 @@ func TestDemoOnce(t *testing.T) {
 		"Available",       // the webhooks' Ready reason in the table
 		`"event_type": "`, // the payload the receiver got
 		`"resource_name": "Quarterly Sales"`,
+		"namespace gone", // the namespace deletion the demo suggests, tried
 		"Stopped everything and removed",
 		"Demo succeeded",
 	} {

@@ -108,6 +108,8 @@ var kstatusCases = []kstatusCase{
 	{kind: "TableauSite", file: "progressing_staleGeneration.yaml", want: status.InProgressStatus},
 	{kind: "TableauSite", file: "progressing_staleReadyCondition.yaml", want: status.CurrentStatus},
 	{kind: "TableauSite", file: "degraded_authenticationFailed.yaml", want: status.FailedStatus},
+	{kind: "TableauSite", file: "degraded_insufficientPermissions.yaml", want: status.FailedStatus},
+	{kind: "TableauSite", file: "degraded_siteNotFoundInTableau.yaml", want: status.FailedStatus},
 	{kind: "TableauSite", file: "degraded_unsupportedVersion.yaml", want: status.FailedStatus},
 	{kind: "TableauSite", file: "degraded_credentialsInUse.yaml", want: status.FailedStatus},
 	{kind: "TableauSite", file: "degraded_invalidSpec.yaml", want: status.FailedStatus},

@@ -11,6 +11,8 @@ local terminalReasons = {
   UnsupportedVersion = true,
   CredentialsInUse = true,
   InvalidSpec = true,
+  InsufficientPermissions = true,
+  SiteNotFoundInTableau = true,
 }
 
 local function findCondition(conditions, conditionType)

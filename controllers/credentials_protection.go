@@ -1,0 +1,129 @@
+package controllers
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
+)
+
+// credentialsFinalizer keeps a Secret that a TableauSite signs in with (or trusts as its CA
+// bundle) while the site still has TableauWebhooks whose deletion must reach Tableau.
+const credentialsFinalizer = "tableau.webhook-operator.dev/credentials-in-use"
+
+// CredentialsProtectionReconciler keeps the Secrets of TableauSites that still have work in
+// Tableau from going away before that work is done (DESIGN 3.2 step 1): deletion must finish
+// whatever was deleted first. `kubectl delete namespace` deletes Secrets at once, while
+// TableauWebhooks wait on their finalizers for a Tableau call that needs those credentials; a
+// manager restarted meanwhile has nothing else to sign in with. So a Secret carries the
+// finalizer credentialsFinalizer while a TableauSite that references it holds the site-in-use
+// finalizer (it has attached TableauWebhooks), like kubernetes.io/pvc-protection keeps a
+// PersistentVolumeClaim that a Pod uses. It asks for one verb more than reading Secrets: patch,
+// to add and remove that finalizer (with the resourceVersion, so that nothing else changes).
+type CredentialsProtectionReconciler struct {
+	client.Client
+}
+
+// Reconcile adds or removes the finalizer of one Secret.
+func (r *CredentialsProtectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	secret := &metav1.PartialObjectMetadata{}
+	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.Get(ctx, req.NamespacedName, secret); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	needed, err := r.needed(ctx, req.NamespacedName)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	has := controllerutil.ContainsFinalizer(secret, credentialsFinalizer)
+	// No new finalizer can be added to an object being deleted: a Secret deleted before the
+	// site first needed it is left to the connection the manager still holds.
+	if needed == has || (needed && !secret.DeletionTimestamp.IsZero()) {
+		return ctrl.Result{}, nil
+	}
+	base := secret.DeepCopy()
+	if needed {
+		controllerutil.AddFinalizer(secret, credentialsFinalizer)
+	} else {
+		controllerutil.RemoveFinalizer(secret, credentialsFinalizer)
+	}
+	err = r.Patch(ctx, secret, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsNotFound(err) {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// needed reports whether a TableauSite that reads the Secret still has TableauWebhooks to
+// clean up: it holds its site-in-use finalizer.
+func (r *CredentialsProtectionReconciler) needed(ctx context.Context, key types.NamespacedName) (bool, error) {
+	var sites tableauv1.TableauSiteList
+	if err := r.List(ctx, &sites, client.InNamespace(key.Namespace), client.MatchingFields{indexSiteSecret: key.Name}); err != nil {
+		return false, err
+	}
+	for i := range sites.Items {
+		if controllerutil.ContainsFinalizer(&sites.Items[i], siteFinalizer) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (r *CredentialsProtectionReconciler) setupWithManager(mgr ctrl.Manager, opts Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("credentialsprotection").
+		// Only Secrets that carry the finalizer or that a TableauSite reads: the rest of the
+		// cluster's Secrets never reach the queue.
+		For(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(predicate.NewPredicateFuncs(r.relevant))).
+		// A site's finalizer and its Secret references decide; on a change of references, both
+		// the Secrets it read and those it reads now.
+		Watches(&tableauv1.TableauSite{}, handler.Funcs{
+			CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				addSecretsOf(e.Object, q)
+			},
+			UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				addSecretsOf(e.ObjectOld, q)
+				addSecretsOf(e.ObjectNew, q)
+			},
+			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				addSecretsOf(e.Object, q)
+			},
+		}).
+		WithOptions(controllerOptions(opts)).
+		Complete(r)
+}
+
+// relevant passes Secrets that carry the finalizer or that some TableauSite reads.
+func (r *CredentialsProtectionReconciler) relevant(o client.Object) bool {
+	if controllerutil.ContainsFinalizer(o, credentialsFinalizer) {
+		return true
+	}
+	var sites tableauv1.TableauSiteList
+	if err := r.List(context.Background(), &sites, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexSiteSecret: o.GetName()}); err != nil {
+		return true
+	}
+	return len(sites.Items) > 0
+}
+
+func addSecretsOf(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	site, ok := o.(*tableauv1.TableauSite)
+	if !ok {
+		return
+	}
+	for _, name := range siteSecretNames(site) {
+		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: site.Namespace, Name: name}})
+	}
+}
