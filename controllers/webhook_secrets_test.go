@@ -5,8 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -150,4 +155,64 @@ func hexDumped(text string) []byte {
 		}
 	}
 	return out
+}
+
+// The delete path redacts like every other: a Tableau error that echoes a Secret-sourced URL
+// (as is, JSON-escaped, percent-encoded, XML-escaped, and cut by the client's length limit)
+// reaches neither the Deleting condition nor an Event, in any of those forms.
+func TestDeletePathRedactsSecretURL(t *testing.T) {
+	t.Parallel()
+	const secretPart = "delete-path-url-token-8d2c61"
+	secretURL := "https://hooks.example.com/services/" + secretPart + "?k=v&x=y"
+	e := newEnv(t)
+	target, err := url.Parse(e.sim.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failDeletes atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failDeletes.Load() && r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/webhooks/") {
+			jsonForm, _ := json.Marshal(secretURL)
+			detail := "cannot delete: " + secretURL + " / " + string(jsonForm) + " / " + url.QueryEscape(secretURL) +
+				" / " + strings.ReplaceAll(secretURL, "&", "&amp;") + " / " + strings.Repeat("x", 990) + secretURL
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, `<tsResponse><error code="500000"><summary>Internal error</summary><detail>%s</detail></error></tsResponse>`,
+				strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(detail))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+
+	e.create(e.patSecretObj("redact-pat"))
+	site := e.siteOn("redact", proxy.URL, "redact-pat")
+	e.create(site)
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonConnected)
+	e.create(e.secretObj("hook-url", map[string]string{"url": secretURL}))
+	wh := e.webhookObj("redacted", site.Name, "WorkbookCreated", "")
+	wh.Spec.Destination = tableauv1.Destination{URLFrom: &tableauv1.URLSource{SecretKeyRef: tableauv1.SecretKeySelector{Name: "hook-url", Key: "url"}}}
+	e.readyWebhook(wh)
+
+	failDeletes.Store(true)
+	e.delete(wh)
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonDeleting)
+	e.waitReadyMessage(wh, "secretKeyRef:hook-url/url")
+	e.get(wh)
+	var texts []string
+	for _, c := range wh.Status.Conditions {
+		texts = append(texts, c.Message)
+	}
+	for _, ev := range e.events(wh) {
+		texts = append(texts, ev.Note)
+	}
+	all := strings.Join(texts, "\n")
+	for what, s := range map[string]string{"the URL's secret part": secretPart, "its query": "k=v"} {
+		if strings.Contains(all, s) {
+			t.Errorf("%s shows on the delete path:\n%s", what, all)
+		}
+	}
+	failDeletes.Store(false)
+	e.waitGone(wh)
 }
