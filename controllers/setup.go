@@ -53,6 +53,9 @@ func (o *operator) footprint() map[string]int {
 	applied := 0
 	o.webhooks.applied.Range(func(_, _ any) bool { applied++; return true })
 	out["appliedDigests"] = applied
+	rejected := 0
+	o.webhooks.rejected.Range(func(_, _ any) bool { rejected++; return true })
+	out["rejectedSpecs"] = rejected
 	return out
 }
 
@@ -299,6 +302,7 @@ func (r *TableauWebhookReconciler) webhooksInNamespace(ctx context.Context, o cl
 func (r *TableauWebhookReconciler) onWebhookDeleted(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	if wh, ok := e.Object.(*tableauv1.TableauWebhook); ok {
 		r.applied.Delete(wh.UID)
+		r.rejected.Delete(wh.UID)
 		r.conns.dropOwner(client.ObjectKeyFromObject(wh))
 		if f := wh.Spec.Destination.URLFrom; f != nil {
 			forgetUnreferencedSecret(ctx, r.Client, r.secrets, types.NamespacedName{Namespace: wh.Namespace, Name: f.SecretKeyRef.Name})

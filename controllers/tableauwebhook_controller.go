@@ -71,6 +71,18 @@ type TableauWebhookReconciler struct {
 	// (the spec, or the Secret of urlFrom: Updated) or Tableau changed (DriftCorrected). A
 	// Secret rotation changes no generation, so the generation alone cannot tell.
 	applied sync.Map
+
+	// rejected remembers, by TableauWebhook UID, the digest of a spec Tableau refused (400 and
+	// the like) with the problem it gave, so that a reconcile that something else brings (a site
+	// change, a restart of the watch) does not send it again: only a change of what is asked
+	// (spec, or the Secret behind urlFrom) does.
+	rejected sync.Map
+}
+
+// rejection is a spec Tableau refused, and its answer.
+type rejection struct {
+	digest  string
+	problem problem
 }
 
 // Reconcile brings one TableauWebhook and its webhook in Tableau together.
@@ -134,6 +146,7 @@ func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh, writ
 	}
 	conn.webhooks.setOwner(w.ID, client.ObjectKeyFromObject(wh))
 	r.applied.Store(wh.UID, specDigest(desired))
+	r.rejected.Delete(wh.UID)
 	recordObserved(wh, conn, w)
 	if err := r.runPendingTest(ctx, wh, conn); err != nil {
 		return ctrl.Result{}, r.connectionLost(site, conn, err)
@@ -169,6 +182,22 @@ func (r *TableauWebhookReconciler) apply(ctx context.Context, wh, written *table
 			"Webhook %s was deleted in Tableau outside the operator; creating it again", obs.vanished)
 		wh.Status.WebhookID = ""
 	}
+	if v, ok := r.rejected.Load(wh.UID); ok && obs.found != foundForeign && obs.found != foundOwned {
+		if rj := v.(rejection); rj.digest == specDigest(desired) {
+			p := rj.problem
+			return tableau.Webhook{}, &p
+		}
+	}
+	w, err := r.applyFound(ctx, wh, written, conn, obs, desired)
+	if p, ok := asProblem(err); ok && p.reason == tableauv1.ReasonRejected {
+		r.rejected.Store(wh.UID, rejection{digest: specDigest(desired), problem: *p})
+	}
+	return w, err
+}
+
+// applyFound makes Tableau match for what observeWebhook found.
+func (r *TableauWebhookReconciler) applyFound(ctx context.Context, wh, written *tableauv1.TableauWebhook, conn *connection, obs observation, desired tableau.WebhookSpec) (tableau.Webhook, error) {
+	log := logf.FromContext(ctx)
 	switch obs.found {
 	case foundForeign:
 		return tableau.Webhook{}, &problem{reason: tableauv1.ReasonAlreadyExists, message: obs.refusal}
@@ -632,6 +661,7 @@ func (r *TableauWebhookReconciler) release(ctx context.Context, wh *tableauv1.Ta
 		return err
 	}
 	r.applied.Delete(wh.UID)
+	r.rejected.Delete(wh.UID)
 	return nil
 }
 
