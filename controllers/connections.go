@@ -110,6 +110,9 @@ type refusal struct {
 	at       time.Time
 	backoff  time.Duration
 	err      *siteError
+	// callsRefused: the session works but Tableau refused calls (403, the site gone); only
+	// the TableauSite reconciler's probe tries again.
+	callsRefused bool
 }
 
 // Refused sites are tried again after refusalBackoffBase, doubling with each refusal in a row,
@@ -159,41 +162,73 @@ func (c *connections) entry(key types.NamespacedName) *siteEntry {
 
 // current returns the site's connection if one was made from the site's present settings.
 func (c *connections) current(ctx context.Context, site *tableauv1.TableauSite) (*connection, error) {
+	conn, _, err := c.use(ctx, site, false)
+	return conn, err
+}
+
+// probe is current for the TableauSite reconciler, which alone tries again a site whose
+// session Tableau still accepts but whose calls it refused (403, the site gone): once the
+// backoff has passed it returns the connection with probe true, and the caller's fresh List
+// decides (clearRefusal on success, refuse again on failure). TableauWebhooks meanwhile keep
+// getting the refusal, so that the site's Ready does not flap and N webhooks make no N calls.
+func (c *connections) probe(ctx context.Context, site *tableauv1.TableauSite) (conn *connection, probe bool, err error) {
+	return c.use(ctx, site, true)
+}
+
+func (c *connections) use(ctx context.Context, site *tableauv1.TableauSite, prober bool) (*connection, bool, error) {
 	settings, err := c.settings(ctx, site)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	e := c.entry(client.ObjectKeyFromObject(site))
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if r := e.refused; r != nil {
-		if r.settings == settings && time.Since(r.at) < r.backoff {
-			return nil, r.err
+		switch {
+		case r.settings != settings:
+			// New settings (spec, Secret): tried at once, with the backoff afresh.
+			e.failures, e.refused = 0, nil
+		case time.Since(r.at) < r.backoff:
+			return nil, false, r.err
+		case r.callsRefused && !prober:
+			return nil, false, r.err
+		case r.callsRefused:
+			if e.conn != nil && e.conn.settings == settings && !e.conn.client.Closed() {
+				return e.conn, true, nil
+			}
+			e.refused = nil
+		default:
+			// A refused sign-in: the next sign-in is the attempt.
+			e.refused = nil
 		}
-		// The backoff passed, or the settings changed: the next sign-in or call is the
-		// attempt. Only a change of settings starts the backoff afresh.
-		if r.settings != settings {
-			e.failures = 0
-		}
-		e.refused = nil
 	}
 	if e.conn != nil && e.conn.settings == settings && !e.conn.client.Closed() {
-		return e.conn, nil
+		return e.conn, false, nil
 	}
 	conn, err := c.connectLocked(ctx, site, e, settings)
 	if se, ok := asSiteError(err); ok && !se.transient &&
 		(se.reason == tableauv1.ReasonAuthenticationFailed || se.reason == tableauv1.ReasonUnsupportedVersion) {
-		c.refuseLocked(e, settings, se)
+		c.refuseLocked(e, settings, se, false)
 	} else if err == nil {
 		e.failures = 0
 	}
-	return conn, err
+	return conn, false, err
 }
 
-// refuseLocked records a refusal of the site for settings. Called with e.mu held.
-func (c *connections) refuseLocked(e *siteEntry, settings string, se *siteError) {
+// refuseLocked records a refusal of the site for settings; callsRefused when Tableau accepted
+// the session but refused its calls. Called with e.mu held.
+func (c *connections) refuseLocked(e *siteEntry, settings string, se *siteError, callsRefused bool) {
 	e.failures++
-	e.refused = &refusal{settings: settings, at: time.Now(), backoff: c.refusalBackoff(e.failures), err: se}
+	e.refused = &refusal{settings: settings, at: time.Now(), backoff: c.refusalBackoff(e.failures), err: se, callsRefused: callsRefused}
+}
+
+// clearRefusal records that a probe of a site whose calls were refused succeeded.
+func (c *connections) clearRefusal(site *tableauv1.TableauSite) {
+	if e := c.lookup(client.ObjectKeyFromObject(site)); e != nil {
+		e.mu.Lock()
+		e.refused, e.failures = nil, 0
+		e.mu.Unlock()
+	}
 }
 
 // refuse records that Tableau refused a call made through the site's connection for a reason
@@ -205,10 +240,11 @@ func (c *connections) refuse(site *tableauv1.TableauSite, conn *connection, se *
 	if e := c.lookup(key); e != nil {
 		e.mu.Lock()
 		if e.conn == conn {
-			if se.reason == tableauv1.ReasonAuthenticationFailed {
-				e.conn = nil
+			callsRefused := se.reason != tableauv1.ReasonAuthenticationFailed
+			if !callsRefused {
+				e.conn = nil // the session itself was refused: sign in afresh after the backoff
 			}
-			c.refuseLocked(e, conn.settings, se)
+			c.refuseLocked(e, conn.settings, se, callsRefused)
 		}
 		e.mu.Unlock()
 	}

@@ -45,11 +45,13 @@ func asProblem(err error) (*problem, bool) {
 	return p, ok
 }
 
-// tableauProblem classifies a failed Tableau call made for what.
+// tableauProblem classifies a failed Tableau call made for what. A refusal that is the site's
+// (401 after a new sign-in, 403, the site gone) is not the spec's: connectionLost turns it into
+// the site's problem, so it is never Rejected here.
 func tableauProblem(what string, err error) *problem {
 	msg := fmt.Sprintf("%s: %v", what, err)
 	switch {
-	case tableau.IsRejected(err), tableau.IsForbidden(err):
+	case tableau.IsRejected(err):
 		return &problem{reason: tableauv1.ReasonRejected, message: msg, err: err}
 	default:
 		p := &problem{reason: tableauv1.ReasonTableauError, message: msg, retry: retryBackoff, err: err}

@@ -83,7 +83,7 @@ func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *t
 		r.Recorder.Eventf(site, nil, corev1.EventTypeWarning, eventInsecureServerURL, "Connect",
 			"serverURL uses http: credentials and session tokens travel in clear; use https")
 	}
-	conn, err := r.conns.current(ctx, site)
+	conn, probe, err := r.conns.probe(ctx, site)
 	if err != nil {
 		return r.connectionFailed(site, err)
 	}
@@ -99,7 +99,11 @@ func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *t
 		period = r.listPeriod(checked)
 	}
 	var listErr error
-	if len(checked) > 0 || time.Since(conn.connectedAt) >= period*9/10 {
+	switch {
+	case probe:
+		// Tableau refused this site's calls: only a List made now can say it no longer does.
+		listErr = conn.webhooks.refreshIfOlder(ctx, conn.client, 0)
+	case len(checked) > 0 || time.Since(conn.connectedAt) >= period*9/10:
 		// The slack makes the List of a timely resync run even if the timer fired a little early.
 		listErr = conn.webhooks.refreshIfOlder(ctx, conn.client, period*9/10)
 	}
@@ -107,7 +111,9 @@ func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *t
 		r.conns.refuse(site, conn, se)
 		return r.connectionFailed(site, se)
 	}
-	if listErr == nil {
+	if probe && listErr == nil {
+		r.conns.clearRefusal(site)
+	} else if listErr == nil {
 		r.conns.succeeded(site)
 	}
 	ready := readiness{status: metav1.ConditionTrue, reason: tableauv1.ReasonConnected,

@@ -594,3 +594,37 @@ func TestNameConflictEndsWhenTheHolderRenames(t *testing.T) {
 		t.Errorf("simulator webhooks named %q: %+v", "wanted", got)
 	}
 }
+
+// A user who loses the site administrator role makes the site InsufficientPermissions at the
+// first refused call; the webhooks wait, nothing calls Tableau but the site's probes, and all
+// recover by themselves once the role is back.
+func TestSiteRecoversWhenRightsComeBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withResync(3*time.Second))
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, l := range strings.Split(logSink.all(), "\n") {
+				if strings.Contains(l, t.Name()) && (strings.Contains(l, "hook") || strings.Contains(l, "owner")) {
+					t.Log(l)
+				}
+			}
+			t.Logf("stats %+v", e.sim.Stats())
+		}
+	})
+	site := e.readySite("owner")
+	wh := e.readyWebhook(e.webhookObj("hook", site.Name, "WorkbookCreated", "https://hooks.example.com/before"))
+	if err := e.sim.SetSiteRole(patName, tableautest.SiteRoleExplorer); err != nil {
+		t.Fatal(err)
+	}
+	e.update(wh, func() { wh.Spec.Destination.URL = "https://hooks.example.com/after" })
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonInsufficientPermissions)
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonSiteNotReady)
+	if err := e.sim.SetSiteRole(patName, tableautest.SiteRoleSiteAdministratorCreator); err != nil {
+		t.Fatal(err)
+	}
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonConnected)
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonAvailable)
+	if got := simWebhook(t, e.sim, wh.Status.WebhookID); got.URL != "https://hooks.example.com/after" {
+		t.Errorf("the change made while the rights were gone did not reach Tableau: %+v", got)
+	}
+}
