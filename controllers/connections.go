@@ -166,6 +166,10 @@ func (c *connections) current(ctx context.Context, site *tableauv1.TableauSite) 
 	return conn, err
 }
 
+// A site whose calls Tableau refused is tried again only by a prober: the TableauSite
+// reconciler (a fresh List), or a TableauWebhook being deleted (its Delete), once the backoff
+// has passed; one at a time, since the entry's lock is held meanwhile.
+
 // probe is current for the TableauSite reconciler, which alone tries again a site whose
 // session Tableau still accepts but whose calls it refused (403, the site gone): once the
 // backoff has passed it returns the connection with probe true, and the caller's fresh List
@@ -183,6 +187,7 @@ func (c *connections) use(ctx context.Context, site *tableauv1.TableauSite, prob
 	e := c.entry(client.ObjectKeyFromObject(site))
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	probe := false
 	if r := e.refused; r != nil {
 		switch {
 		case r.settings != settings:
@@ -193,26 +198,39 @@ func (c *connections) use(ctx context.Context, site *tableauv1.TableauSite, prob
 		case r.callsRefused && !prober:
 			return nil, false, r.err
 		case r.callsRefused:
-			if e.conn != nil && e.conn.settings == settings && !e.conn.client.Closed() {
-				return e.conn, true, nil
-			}
-			e.refused = nil
+			// The prober's next call decides; the refusal stays until it succeeds
+			// (clearRefusal), also if a new sign-in is needed first.
+			probe = true
 		default:
 			// A refused sign-in: the next sign-in is the attempt.
 			e.refused = nil
 		}
 	}
 	if e.conn != nil && e.conn.settings == settings && !e.conn.client.Closed() {
-		return e.conn, false, nil
+		return e.conn, probe, nil
 	}
 	conn, err := c.connectLocked(ctx, site, e, settings)
 	if se, ok := asSiteError(err); ok && !se.transient &&
 		(se.reason == tableauv1.ReasonAuthenticationFailed || se.reason == tableauv1.ReasonUnsupportedVersion) {
 		c.refuseLocked(e, settings, se, false)
-	} else if err == nil {
+	} else if err == nil && !probe {
 		e.failures = 0
 	}
-	return conn, false, err
+	if err == nil && !c.stillExists(ctx, site) {
+		// The site was deleted (and released) while this reconcile worked from a cached copy:
+		// do not claim its session again, or nothing would ever release it.
+		e.conn = nil
+		go c.release(context.WithoutCancel(ctx), client.ObjectKeyFromObject(site))
+		return nil, false, &siteError{reason: tableauv1.ReasonServerUnreachable, transient: true,
+			message: "the TableauSite was deleted meanwhile"}
+	}
+	return conn, probe, err
+}
+
+// stillExists reports whether the site is still in the manager's cache.
+func (c *connections) stillExists(ctx context.Context, site *tableauv1.TableauSite) bool {
+	err := c.cache.Get(ctx, client.ObjectKeyFromObject(site), &tableauv1.TableauSite{})
+	return !apierrors.IsNotFound(err)
 }
 
 // refuseLocked records a refusal of the site for settings; callsRefused when Tableau accepted
@@ -222,11 +240,13 @@ func (c *connections) refuseLocked(e *siteEntry, settings string, se *siteError,
 	e.refused = &refusal{settings: settings, at: time.Now(), backoff: c.refusalBackoff(e.failures), err: se, callsRefused: callsRefused}
 }
 
-// clearRefusal records that a probe of a site whose calls were refused succeeded.
+// clearRefusal records that a probe of a site whose calls were refused succeeded. The count of
+// refusals in a row decays rather than resets, so that a refusal that keeps coming back is
+// not tried every 10 s forever.
 func (c *connections) clearRefusal(site *tableauv1.TableauSite) {
 	if e := c.lookup(client.ObjectKeyFromObject(site)); e != nil {
 		e.mu.Lock()
-		e.refused, e.failures = nil, 0
+		e.refused, e.failures = nil, max(e.failures-1, 0)
 		e.mu.Unlock()
 	}
 }
@@ -303,19 +323,23 @@ func siteRefusal(site *tableauv1.TableauSite, err error) (*siteError, bool) {
 // when the site's Secrets are gone (a namespace deletion removed them before the credentials
 // finalizer could be added) it falls back to the connection still held, if there is one: the
 // session signed in with them still works.
-func (c *connections) forDeletion(ctx context.Context, site *tableauv1.TableauSite) (*connection, error) {
-	conn, err := c.current(ctx, site)
+//
+// A deletion is a prober of a site whose calls were refused (see use): after the backoff its
+// Delete is the attempt, so that deletions do not wait for a site reconcile that a site being
+// deleted never makes. probe says so: the caller clears the refusal when the Delete succeeds.
+func (c *connections) forDeletion(ctx context.Context, site *tableauv1.TableauSite) (conn *connection, probe bool, err error) {
+	conn, probe, err = c.use(ctx, site, true)
 	if se, ok := asSiteError(err); ok && se.reason == tableauv1.ReasonCredentialsNotFound {
 		if e := c.lookup(client.ObjectKeyFromObject(site)); e != nil {
 			e.mu.Lock()
 			held := e.conn
 			e.mu.Unlock()
 			if held != nil && !held.client.Closed() {
-				return held, nil
+				return held, false, nil
 			}
 		}
 	}
-	return conn, err
+	return conn, probe, err
 }
 
 // forget drops the site's connection so that the next use signs in again.

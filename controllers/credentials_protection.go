@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,10 +30,11 @@ const credentialsFinalizer = "tableau.webhook-operator.dev/credentials-in-use"
 // whatever was deleted first. `kubectl delete namespace` deletes Secrets at once, while
 // TableauWebhooks wait on their finalizers for a Tableau call that needs those credentials; a
 // manager restarted meanwhile has nothing else to sign in with. So a Secret carries the
-// finalizer credentialsFinalizer while a TableauSite that references it holds the site-in-use
-// finalizer (it has attached TableauWebhooks), like kubernetes.io/pvc-protection keeps a
-// PersistentVolumeClaim that a Pod uses. It asks for one verb more than reading Secrets: patch,
-// to add and remove that finalizer (with the resourceVersion, so that nothing else changes).
+// finalizer credentialsFinalizer while a TableauSite that references it has a TableauWebhook
+// whose deletion will call Tableau (needsCredentialsToGo), like kubernetes.io/pvc-protection
+// keeps a PersistentVolumeClaim that a Pod uses. It asks for one verb more than reading Secrets:
+// patch, to add and remove that finalizer (with the resourceVersion, so that nothing else
+// changes).
 type CredentialsProtectionReconciler struct {
 	client.Client
 }
@@ -67,19 +69,59 @@ func (r *CredentialsProtectionReconciler) Reconcile(ctx context.Context, req ctr
 	return ctrl.Result{}, err
 }
 
-// needed reports whether a TableauSite that reads the Secret still has TableauWebhooks to
-// clean up: it holds its site-in-use finalizer.
+// needed reports whether a TableauSite that reads the Secret still has a TableauWebhook whose
+// deletion must reach Tableau: one with deletionPolicy Delete and a webhook in Tableau (its
+// recorded ID, or a create under way). Orphan, suspended-before-creation and refused resources
+// need no credentials to go, so they do not keep a Secret from being deleted or recreated.
 func (r *CredentialsProtectionReconciler) needed(ctx context.Context, key types.NamespacedName) (bool, error) {
 	var sites tableauv1.TableauSiteList
 	if err := r.List(ctx, &sites, client.InNamespace(key.Namespace), client.MatchingFields{indexSiteSecret: key.Name}); err != nil {
 		return false, err
 	}
 	for i := range sites.Items {
-		if controllerutil.ContainsFinalizer(&sites.Items[i], siteFinalizer) {
-			return true, nil
+		var hooks tableauv1.TableauWebhookList
+		if err := r.List(ctx, &hooks, client.MatchingFields{indexWebhookSite: client.ObjectKeyFromObject(&sites.Items[i]).String()}); err != nil {
+			return false, err
+		}
+		for j := range hooks.Items {
+			if needsCredentialsToGo(&hooks.Items[j]) {
+				return true, nil
+			}
 		}
 	}
 	return false, nil
+}
+
+// needsCredentialsToGo reports whether deleting the TableauWebhook will call Tableau.
+func needsCredentialsToGo(wh *tableauv1.TableauWebhook) bool {
+	return wh.EffectiveDeletionPolicy() == tableauv1.DeletionPolicyDelete &&
+		controllerutil.ContainsFinalizer(wh, webhookFinalizer) &&
+		(wh.Status.WebhookID != "" || wh.Status.PendingCreate != nil)
+}
+
+// holdCredentials puts the finalizer on the site's Secrets now, before a create in Tableau:
+// the controller above would add it a moment later, but a namespace deletion in that moment,
+// and a restart, would leave the new webhook without credentials to delete it.
+func holdCredentials(ctx context.Context, c client.Client, site *tableauv1.TableauSite) error {
+	for _, name := range siteSecretNames(site) {
+		secret := &metav1.PartialObjectMetadata{}
+		secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := c.Get(ctx, types.NamespacedName{Namespace: site.Namespace, Name: name}, secret); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return err
+		}
+		if controllerutil.ContainsFinalizer(secret, credentialsFinalizer) || !secret.DeletionTimestamp.IsZero() {
+			continue
+		}
+		base := secret.DeepCopy()
+		controllerutil.AddFinalizer(secret, credentialsFinalizer)
+		if err := c.Patch(ctx, secret, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("hold Secret %s/%s for the webhook's deletion: %w", site.Namespace, name, err)
+		}
+	}
+	return nil
 }
 
 func (r *CredentialsProtectionReconciler) setupWithManager(mgr ctrl.Manager, opts Options) error {
@@ -102,8 +144,26 @@ func (r *CredentialsProtectionReconciler) setupWithManager(mgr ctrl.Manager, opt
 				addSecretsOf(e.Object, q)
 			},
 		}).
+		// Whether a TableauWebhook needs the credentials to go changes with its status and spec.
+		Watches(&tableauv1.TableauWebhook{}, handler.EnqueueRequestsFromMapFunc(r.secretsOfWebhooksSite)).
 		WithOptions(controllerOptions(opts)).
 		Complete(r)
+}
+
+func (r *CredentialsProtectionReconciler) secretsOfWebhooksSite(ctx context.Context, o client.Object) []reconcile.Request {
+	wh, ok := o.(*tableauv1.TableauWebhook)
+	if !ok {
+		return nil
+	}
+	site := &tableauv1.TableauSite{}
+	if err := r.Get(ctx, siteKeyOf(wh), site); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, name := range siteSecretNames(site) {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: site.Namespace, Name: name}})
+	}
+	return reqs
 }
 
 // relevant passes Secrets that carry the finalizer or that some TableauSite reads.

@@ -111,9 +111,15 @@ func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *t
 		r.conns.refuse(site, conn, se)
 		return r.connectionFailed(site, se)
 	}
-	if probe && listErr == nil {
+	switch {
+	case probe && listErr != nil:
+		// The probe could not tell (a passing failure): the site stays as it was, refused,
+		// and tries again with backoff.
+		logf.FromContext(ctx).Error(listErr, "Probing a refused site failed; trying again")
+		return ctrl.Result{}, listErr
+	case probe:
 		r.conns.clearRefusal(site)
-	} else if listErr == nil {
+	case listErr == nil:
 		r.conns.succeeded(site)
 	}
 	ready := readiness{status: metav1.ConditionTrue, reason: tableauv1.ReasonConnected,

@@ -140,7 +140,7 @@ func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh, writ
 	if err != nil {
 		return ctrl.Result{}, r.connectionLost(site, conn, err)
 	}
-	w, err := r.apply(ctx, wh, written, conn, obs, desired)
+	w, err := r.apply(ctx, wh, written, site, conn, obs, desired)
 	if err != nil {
 		return ctrl.Result{}, r.connectionLost(site, conn, err)
 	}
@@ -172,7 +172,7 @@ func siteReady(site *tableauv1.TableauSite) error {
 
 // apply turns what observeWebhook found into Tableau writes, Events and metrics, and returns
 // the webhook as Tableau now has it.
-func (r *TableauWebhookReconciler) apply(ctx context.Context, wh, written *tableauv1.TableauWebhook, conn *connection, obs observation, desired tableau.WebhookSpec) (tableau.Webhook, error) {
+func (r *TableauWebhookReconciler) apply(ctx context.Context, wh, written *tableauv1.TableauWebhook, site *tableauv1.TableauSite, conn *connection, obs observation, desired tableau.WebhookSpec) (tableau.Webhook, error) {
 	log := logf.FromContext(ctx)
 	if obs.vanished != "" {
 		log.Info("Webhook was deleted in Tableau; creating it again", "webhookID", obs.vanished)
@@ -188,7 +188,7 @@ func (r *TableauWebhookReconciler) apply(ctx context.Context, wh, written *table
 			return tableau.Webhook{}, &p
 		}
 	}
-	w, err := r.applyFound(ctx, wh, written, conn, obs, desired)
+	w, err := r.applyFound(ctx, wh, written, site, conn, obs, desired)
 	if p, ok := asProblem(err); ok && p.reason == tableauv1.ReasonRejected {
 		r.rejected.Store(wh.UID, rejection{digest: specDigest(desired), problem: *p})
 	}
@@ -196,7 +196,7 @@ func (r *TableauWebhookReconciler) apply(ctx context.Context, wh, written *table
 }
 
 // applyFound makes Tableau match for what observeWebhook found.
-func (r *TableauWebhookReconciler) applyFound(ctx context.Context, wh, written *tableauv1.TableauWebhook, conn *connection, obs observation, desired tableau.WebhookSpec) (tableau.Webhook, error) {
+func (r *TableauWebhookReconciler) applyFound(ctx context.Context, wh, written *tableauv1.TableauWebhook, site *tableauv1.TableauSite, conn *connection, obs observation, desired tableau.WebhookSpec) (tableau.Webhook, error) {
 	log := logf.FromContext(ctx)
 	switch obs.found {
 	case foundForeign:
@@ -204,7 +204,7 @@ func (r *TableauWebhookReconciler) applyFound(ctx context.Context, wh, written *
 	case foundOwned:
 		return tableau.Webhook{}, &problem{reason: tableauv1.ReasonNameConflict, message: obs.refusal}
 	case foundNothing:
-		return r.createWebhook(ctx, wh, written, conn, desired)
+		return r.createWebhook(ctx, wh, written, site, conn, desired)
 	case foundPendingCreate:
 		log.Info("Found the webhook an interrupted create made", "webhookID", obs.webhook.ID)
 		// Recorded at once, in the write that clears the record: should the update below fail,
@@ -427,7 +427,7 @@ func (r *TableauWebhookReconciler) ensureFinalizer(ctx context.Context, wh *tabl
 // then status.pendingCreate (so that a crash or a lost answer is recognised later instead of
 // leading to a second webhook); both are stored before anything exists in Tableau. written
 // follows the status write, so that finish's diff clears the record when it must.
-func (r *TableauWebhookReconciler) createWebhook(ctx context.Context, wh, written *tableauv1.TableauWebhook, conn *connection, desired tableau.WebhookSpec) (tableau.Webhook, error) {
+func (r *TableauWebhookReconciler) createWebhook(ctx context.Context, wh, written *tableauv1.TableauWebhook, site *tableauv1.TableauSite, conn *connection, desired tableau.WebhookSpec) (tableau.Webhook, error) {
 	if err := r.ensureFinalizer(ctx, wh); err != nil {
 		return tableau.Webhook{}, err
 	}
@@ -438,6 +438,10 @@ func (r *TableauWebhookReconciler) createWebhook(ctx context.Context, wh, writte
 		return tableau.Webhook{}, err
 	}
 	written.Status = *wh.Status.DeepCopy()
+	// With pendingCreate stored, the Secrets are needed for this webhook's deletion from now on.
+	if err := holdCredentials(ctx, r.Client, site); err != nil {
+		return tableau.Webhook{}, err
+	}
 	w, err := conn.client.CreateWebhook(ctx, desired)
 	if err != nil {
 		if !tableau.IsTransient(err) {
@@ -621,7 +625,12 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 	if err != nil {
 		return false, err
 	}
-	conn, err := r.conns.forDeletion(ctx, site)
+	conn, probe, err := r.conns.forDeletion(ctx, site)
+	if se, ok := asSiteError(err); ok && se.reason == tableauv1.ReasonSiteNotFoundInTableau {
+		// Tableau said the site is gone: its webhooks went with it.
+		logf.FromContext(ctx).Info("Not deleting anything from Tableau: the Tableau site no longer exists", "tableauSite", siteKeyOf(wh))
+		return true, r.release(ctx, wh)
+	}
 	if err != nil {
 		return false, deletingProblem(&problem{err: err,
 			message: fmt.Sprintf("cannot delete the webhook from Tableau: TableauSite %s: %v%s", siteKeyOf(wh), err, orphanHint)})
@@ -646,6 +655,9 @@ func (r *TableauWebhookReconciler) reconcileDelete(ctx context.Context, wh *tabl
 	if id != "" {
 		if err := conn.client.DeleteWebhook(ctx, id); err != nil && !tableau.IsNotFound(err) {
 			return false, deletingProblem(tableauProblem("delete webhook "+id, r.connectionLost(site, conn, err)))
+		}
+		if probe {
+			r.conns.clearRefusal(site)
 		}
 		conn.webhooks.remove(id)
 		r.event(ctx, wh, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted webhook %s from Tableau", id)
@@ -700,7 +712,9 @@ func (r *TableauWebhookReconciler) finish(ctx context.Context, before, wh *table
 	case p.terminal():
 		return ctrl.Result{}, reconcile.TerminalError(p)
 	case p.retry == retryOnChange:
-		return ctrl.Result{}, nil
+		// What it waits on is watched; a slow requeue is the safety net should a wake-up be
+		// missed (it costs no Tableau request while the wait lasts).
+		return ctrl.Result{RequeueAfter: jitter(r.resyncPeriod(wh))}, nil
 	case p.after > 0:
 		return ctrl.Result{RequeueAfter: p.after}, nil
 	default:

@@ -628,3 +628,106 @@ func TestSiteRecoversWhenRightsComeBack(t *testing.T) {
 		t.Errorf("the change made while the rights were gone did not reach Tableau: %+v", got)
 	}
 }
+
+// Deleting webhooks while their site is refused: after a 403 they go once the rights are
+// back, without a site reconcile (a site being deleted makes none); after Tableau said the site
+// is gone, they go at once, since their webhooks went with the site.
+func TestDeletionWhileTheSiteIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withResync(3*time.Second))
+	site := e.readySite("owner")
+	wh := e.readyWebhook(e.webhookObj("forbidden", site.Name, "WorkbookCreated", "https://hooks.example.com/f"))
+	if err := e.sim.SetSiteRole(patName, tableautest.SiteRoleExplorer); err != nil {
+		t.Fatal(err)
+	}
+	e.delete(site) // the site waits for its webhook, and makes no probes any more
+	e.delete(wh)
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonDeleting)
+	if err := e.sim.SetSiteRole(patName, tableautest.SiteRoleSiteAdministratorCreator); err != nil {
+		t.Fatal(err)
+	}
+	e.waitGone(wh)
+	e.waitGone(site)
+	if n := len(e.simWebhooks()); n != 0 {
+		t.Errorf("%d webhooks left in Tableau", n)
+	}
+
+	gone := e.readySite("gone")
+	hook := e.readyWebhook(e.webhookObj("on-a-gone-site", gone.Name, "WorkbookCreated", "https://hooks.example.com/g"))
+	if err := e.sim.DeleteSite(siteName); err != nil {
+		t.Fatal(err)
+	}
+	e.update(hook, func() { hook.Spec.Destination.URL = "https://hooks.example.com/g2" })
+	e.waitCondition(gone, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonSiteNotFoundInTableau)
+	e.delete(hook)
+	e.waitGone(hook)
+}
+
+// A probe of a refused site that fails for a passing reason (a 503) leaves the site refused,
+// not Ready with its webhooks still waiting; the next probe recovers everything.
+func TestAFailedProbeKeepsTheSiteRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withResync(3*time.Second))
+	site := e.readySite("owner")
+	wh := e.readyWebhook(e.webhookObj("hook", site.Name, "WorkbookCreated", "https://hooks.example.com/before"))
+	if err := e.sim.SetSiteRole(patName, tableautest.SiteRoleExplorer); err != nil {
+		t.Fatal(err)
+	}
+	e.update(wh, func() { wh.Spec.Destination.URL = "https://hooks.example.com/after" })
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonInsufficientPermissions)
+	// Rights back, but Tableau answers the probes with 503 for a while.
+	e.sim.SetFaults(tableautest.Faults{Operations: []string{tableautest.OpListWebhooks}, Statuses: []int{503}, ErrorRate: 1})
+	if err := e.sim.SetSiteRole(patName, tableautest.SiteRoleSiteAdministratorCreator); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitTimeout, func() error {
+		if e.sim.CountStatus(tableautest.OpListWebhooks, 503) == 0 {
+			return fmt.Errorf("no probe yet")
+		}
+		return nil
+	})
+	e.get(site)
+	expectCondition(t, site, tableauv1.ConditionReady, ptr.To(metav1.ConditionFalse), tableauv1.ReasonInsufficientPermissions)
+	e.sim.ClearFaults()
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonConnected)
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonAvailable)
+	if got := simWebhook(t, e.sim, wh.Status.WebhookID); got.URL != "https://hooks.example.com/after" {
+		t.Errorf("simulator has %+v", got)
+	}
+}
+
+// A Secret is held only while a webhook's deletion needs it: with only Orphan webhooks (or none
+// in Tableau yet) it can be deleted and created again, as a rotation by recreation does.
+func TestSecretsHeldOnlyWhileNeeded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	site := e.readySite("owner")
+	orphan := e.webhookObj("orphan", site.Name, "WorkbookCreated", "https://hooks.example.com/o")
+	orphan.Spec.DeletionPolicy = tableauv1.DeletionPolicyOrphan
+	e.readyWebhook(orphan)
+	secret := e.patSecretObj("owner-pat")
+	e.get(secret)
+	if slices.Contains(secret.Finalizers, "tableau.webhook-operator.dev/credentials-in-use") {
+		t.Errorf("Secret held for a site whose only webhook is Orphan: %v", secret.Finalizers)
+	}
+	held := e.readyWebhook(e.webhookObj("held", site.Name, "WorkbookCreated", "https://hooks.example.com/h"))
+	eventually(t, waitTimeout, func() error {
+		e.get(secret)
+		if !slices.Contains(secret.Finalizers, "tableau.webhook-operator.dev/credentials-in-use") {
+			return fmt.Errorf("Secret not held while a Delete webhook exists: %v", secret.Finalizers)
+		}
+		return nil
+	})
+	e.update(held, func() { held.Spec.DeletionPolicy = tableauv1.DeletionPolicyOrphan })
+	eventually(t, waitTimeout, func() error {
+		e.get(secret)
+		if slices.Contains(secret.Finalizers, "tableau.webhook-operator.dev/credentials-in-use") {
+			return fmt.Errorf("Secret still held once every webhook is Orphan: %v", secret.Finalizers)
+		}
+		return nil
+	})
+	e.delete(secret)
+	e.waitGone(secret)
+	e.create(e.patSecretObj("owner-pat"))
+	e.waitCondition(site, tableauv1.ConditionReady, metav1.ConditionTrue, tableauv1.ReasonConnected)
+}

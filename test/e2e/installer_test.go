@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,7 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -235,6 +239,7 @@ func TestManagerWithShippedRBAC(t *testing.T) {
 	}
 	waitReady(ctx, t, env, site, webhook)
 	inTableau := simWebhookNamed(ctx, t, sim, team+"/refresh-failed", "https://hooks.example.com/first")
+	secretsHeldOnlyByFinalizer(ctx, t, env, kubeconfig, team, "tableau-pat")
 
 	t.Log("update the destination")
 	webhook.Spec.Destination.URL = "https://hooks.example.com/second"
@@ -355,4 +360,52 @@ func simWebhookNamed(ctx context.Context, t *testing.T, sim *localenv.Simulator,
 		t.Fatal(err)
 	}
 	return found
+}
+
+// secretsHeldOnlyByFinalizer checks the manager's one write to Secrets: the credential Secret
+// carries its credentials-in-use finalizer (put there with the shipped RBAC), and the
+// ValidatingAdmissionPolicy of config/rbac refuses the manager's ServiceAccount any other change
+// of a Secret (a server-side dry run of a data change, as that ServiceAccount).
+func secretsHeldOnlyByFinalizer(ctx context.Context, t *testing.T, env *localenv.Env, kubeconfig, namespace, name string) {
+	t.Helper()
+	key := client.ObjectKey{Namespace: namespace, Name: name}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := localenv.Poll(ctx, func(ctx context.Context) error {
+		var s corev1.Secret
+		if err := env.Client.Get(ctx, key, &s); err != nil {
+			return err
+		}
+		if !slices.Contains(s.Finalizers, "tableau.webhook-operator.dev/credentials-in-use") {
+			return fmt.Errorf("Secret %s has finalizers %v, want credentials-in-use", key, s.Finalizers)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asManager, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new policy takes a moment to be enforced: poll until the dry run is refused.
+	err = localenv.Poll(ctx, func(ctx context.Context) error {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"stringData":{"tokenSecret":"rewritten"}}`))
+		err := asManager.Patch(ctx, s, patch, client.DryRunAll)
+		switch {
+		case err == nil:
+			return errors.New("the manager's ServiceAccount may change a Secret's data")
+		case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "only the finalizers"):
+			return nil
+		}
+		return fmt.Errorf("unexpected answer to the manager's data change: %w", err)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
