@@ -3,6 +3,7 @@ package controllers
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
@@ -55,11 +56,24 @@ func tableauProblem(what string, err error) *problem {
 		return &problem{reason: tableauv1.ReasonRejected, message: msg, err: err}
 	default:
 		p := &problem{reason: tableauv1.ReasonTableauError, message: msg, retry: retryBackoff, err: err}
-		if d, ok := tableau.IsRateLimited(err); ok {
+		if d, ok := tableau.IsRateLimited(err); ok && d > 0 {
 			p.after = d
+			p.message = fmt.Sprintf("%s; Tableau asked to retry after %s", msg, shortDuration(d))
 		}
 		return p
 	}
+}
+
+// shortDuration writes a duration as people do: 29m, 1h30m, 45s.
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // deletingProblem reports a failed deletion under the Deleting reason, retried with backoff

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau"
 )
 
 // Finalizer that keeps a TableauSite while TableauWebhooks still need it for their cleanup.
@@ -136,9 +137,13 @@ func (r *TableauSiteReconciler) reconcileConnection(ctx context.Context, site *t
 	site.Status.RESTAPIVersion = conn.client.APIVersion()
 	if listErr != nil {
 		// Signed in, but the List failed for a passing reason: the drift checks wait for the
-		// next one, with backoff.
+		// next one, with backoff, or as long as Tableau asked.
 		r.conns.forgetIfUnusable(site, listErr)
 		logf.FromContext(ctx).Error(listErr, "Listing the site's webhooks failed")
+		if d, ok := tableau.IsRateLimited(listErr); ok && d > 0 {
+			r.Recorder.Eventf(site, nil, corev1.EventTypeWarning, eventTableauError, "List", "list webhooks: %v; Tableau asked to retry after %s", listErr, shortDuration(d))
+			return ctrl.Result{RequeueAfter: d}, nil
+		}
 		r.Recorder.Eventf(site, nil, corev1.EventTypeWarning, eventTableauError, "List", "list webhooks: %v", listErr)
 		return ctrl.Result{}, listErr
 	}

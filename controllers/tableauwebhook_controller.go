@@ -557,6 +557,22 @@ func recordObserved(wh *tableauv1.TableauWebhook, conn *connection, w tableau.We
 		s.Owner = &tableauv1.WebhookOwner{ID: w.OwnerID, Name: w.OwnerName}
 	}
 	s.Destination = wh.DestinationDisplay()
+	s.CreatedAt, s.UpdatedAt = tableauTime(w.CreatedAt), tableauTime(w.UpdatedAt)
+}
+
+// tableauTime reads a timestamp as Tableau writes it (xs:dateTime, e.g. 2020-09-17T23:10:46Z);
+// nil when absent or unreadable, rather than a made-up time.
+func tableauTime(s string) *metav1.Time {
+	if s == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil
+	}
+	// Status keeps seconds: finer would make every reconcile look like a change.
+	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
+	return &mt
 }
 
 // runPendingTest runs Tableau's Test Webhook once for each new value of the test annotation.

@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -256,4 +257,47 @@ func TestMissingSecretsRecover(t *testing.T) {
 			t.Errorf("simulator has %+v", got)
 		}
 	})
+}
+
+// A 429 whose Retry-After is longer than the resync period says so in the condition, and the
+// resource waits that long: no retry before it.
+func TestLongRetryAfterIsReported(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	site := e.readySite("tableau")
+	e.sim.SetFaults(tableautest.Faults{Operations: []string{tableautest.OpCreateWebhook}, Statuses: []int{429}, ErrorRate: 1, RetryAfter: 29 * time.Minute})
+	wh := e.webhookObj("limited", site.Name, "WorkbookCreated", "https://hooks.example.com/limited")
+	e.create(wh)
+	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonTableauError)
+	e.waitReadyMessage(wh, "Tableau asked to retry after 29m")
+	creates := e.sim.Count(tableautest.OpCreateWebhook)
+	staysAtMost(t, badInputWindow, "Create Webhook requests while Tableau asked to wait", creates, func() int { return e.sim.Count(tableautest.OpCreateWebhook) })
+}
+
+// status.createdAt and updatedAt say what Tableau says, and change only when Tableau's do.
+func TestWebhookTimestampsFromTableau(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	site := e.readySite("tableau")
+	wh := e.readyWebhook(e.webhookObj("dated", site.Name, "WorkbookCreated", "https://hooks.example.com/dated"))
+	in := simWebhook(t, e.sim, wh.Status.WebhookID)
+	if wh.Status.CreatedAt == nil || !wh.Status.CreatedAt.Time.Equal(in.CreatedAt.UTC().Truncate(time.Second)) {
+		t.Errorf("status.createdAt = %v, want Tableau's %v", wh.Status.CreatedAt, in.CreatedAt)
+	}
+	created := wh.Status.CreatedAt.DeepCopy()
+	e.update(wh, func() { wh.Spec.Destination.URL = "https://hooks.example.com/dated-2" })
+	eventually(t, waitTimeout, func() error {
+		e.get(wh)
+		if wh.Status.UpdatedAt == nil || !wh.Status.UpdatedAt.After(created.Time) && !wh.Status.UpdatedAt.Equal(created) {
+			return fmt.Errorf("status.updatedAt = %v after an update", wh.Status.UpdatedAt)
+		}
+		if wh.Status.ObservedGeneration != wh.Generation {
+			return fmt.Errorf("not reconciled yet")
+		}
+		return nil
+	})
+	now := simWebhook(t, e.sim, wh.Status.WebhookID)
+	if !wh.Status.UpdatedAt.Time.Equal(now.UpdatedAt.UTC().Truncate(time.Second)) || !wh.Status.CreatedAt.Equal(created) {
+		t.Errorf("status created/updated %v/%v, want Tableau's %v/%v", wh.Status.CreatedAt, wh.Status.UpdatedAt, now.CreatedAt, now.UpdatedAt)
+	}
 }

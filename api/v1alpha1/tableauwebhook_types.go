@@ -162,6 +162,14 @@ type TableauWebhookStatus struct {
 	// +optional
 	Owner *WebhookOwner `json:"owner,omitempty"`
 
+	// CreatedAt is when Tableau says the webhook was created (its createdAt), when it says.
+	// +optional
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+
+	// UpdatedAt is when Tableau says the webhook was last changed (its updatedAt), when it says.
+	// +optional
+	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
+
 	// Destination is the destination as configured, with a Secret-sourced URL shown as
 	// secretKeyRef:<name>/<key>.
 	// +optional

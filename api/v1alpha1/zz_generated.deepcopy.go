@@ -383,6 +383,14 @@ func (in *TableauWebhookStatus) DeepCopyInto(out *TableauWebhookStatus) {
 		*out = new(WebhookOwner)
 		**out = **in
 	}
+	if in.CreatedAt != nil {
+		in, out := &in.CreatedAt, &out.CreatedAt
+		*out = (*in).DeepCopy()
+	}
+	if in.UpdatedAt != nil {
+		in, out := &in.UpdatedAt, &out.UpdatedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.LastTest != nil {
 		in, out := &in.LastTest, &out.LastTest
 		*out = new(WebhookTestResult)

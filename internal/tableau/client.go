@@ -407,6 +407,10 @@ func (c *Client) apiError(ctx context.Context, op string, resp *response, usedTo
 		e.Code = truncate(r.Redact(ae.Code), 16)
 		e.Summary = truncate(r.Redact(ae.Summary), maxErrorText)
 		e.Detail = truncate(r.Redact(ae.Detail), maxErrorText)
+		if e.RetryAfter == 0 && resp.status == http.StatusTooManyRequests {
+			// Tableau Cloud says when to come back in words, without the header.
+			e.RetryAfter = parseRetryAfterText(ae.Detail, ae.Summary)
+		}
 		return e
 	}
 	e.Summary = http.StatusText(resp.status)

@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -215,6 +217,37 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if d := t.Sub(now); d > 0 {
 			return min(d, maxRetryAfter)
 		}
+	}
+	return 0
+}
+
+// retryAfterText finds the retry hint Tableau Cloud writes into a 429's error text instead of
+// a Retry-After header: "Too many requests for 'api.rest.refresh_extracts'. Please retry after
+// 29 minutes." (REFERENCE 10.2).
+var retryAfterText = regexp.MustCompile(`(?i)\bretry\s+after\s+(\d{1,9})\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b`)
+
+// parseRetryAfterText reads that hint; 0 when there is none.
+func parseRetryAfterText(texts ...string) time.Duration {
+	for _, t := range texts {
+		m := retryAfterText.FindStringSubmatch(t)
+		if m == nil {
+			continue
+		}
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		unit := time.Second
+		switch strings.ToLower(m[2])[0] {
+		case 'm':
+			unit = time.Minute
+		case 'h':
+			unit = time.Hour
+		}
+		if n > int64(maxRetryAfter/unit) {
+			return maxRetryAfter
+		}
+		return time.Duration(n) * unit
 	}
 	return 0
 }

@@ -65,11 +65,36 @@ func LookupEvent(name string) (EventInfo, bool) {
 }
 
 // LookupLegacyEvent returns the event with the given legacy <webhook-source> element name,
-// accepting every spelling Tableau and its clients have used.
+// accepting every spelling Tableau and its clients have used: the names are case-insensitive,
+// and Tableau used both the "webhook-source-event-" and the shorter "webhook-event-" prefix
+// (TSC handles both), so either form of any event is accepted.
 func LookupLegacyEvent(legacy string) (EventInfo, bool) {
-	if e, ok := eventsByLegacy[legacy]; ok {
-		return e, true
+	lower := strings.ToLower(legacy)
+	for _, name := range []string{legacy, lower, swapLegacyPrefix(lower)} {
+		if e, ok := eventsByLegacy[name]; ok {
+			return e, true
+		}
 	}
-	e, ok := eventsByLegacy[strings.ToLower(legacy)]
-	return e, ok
+	return EventInfo{}, false
+}
+
+// swapLegacyPrefix turns "webhook-event-X" into "webhook-source-event-X" and back.
+func swapLegacyPrefix(legacy string) string {
+	const long, short = "webhook-source-event-", "webhook-event-"
+	switch {
+	case strings.HasPrefix(legacy, long):
+		return short + strings.TrimPrefix(legacy, long)
+	case strings.HasPrefix(legacy, short):
+		return long + strings.TrimPrefix(legacy, short)
+	}
+	return ""
+}
+
+// KnownEvent reports whether the webhook's event is one of the catalogue's. A webhook made by
+// hand or by a newer Tableau may carry an event this client does not know (a legacy element
+// such as webhook-source-event-flow-completed, or a newer event name): it is decoded all the
+// same, with Event empty (and LegacyEvent set) or holding the name as Tableau sent it.
+func (w Webhook) KnownEvent() bool {
+	_, ok := LookupEvent(w.Event)
+	return ok
 }
