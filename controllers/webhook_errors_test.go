@@ -260,18 +260,26 @@ func TestMissingSecretsRecover(t *testing.T) {
 }
 
 // A 429 whose Retry-After is longer than the resync period says so in the condition, and the
-// resource waits that long: no retry before it.
+// resource waits that long: no retry before it. Both of Tableau's forms: the header, and
+// Tableau Cloud's error 429000 whose detail says "Please retry after 29 minutes." (REFERENCE
+// 10.2).
 func TestLongRetryAfterIsReported(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	site := e.readySite("tableau")
-	e.sim.SetFaults(tableautest.Faults{Operations: []string{tableautest.OpCreateWebhook}, Statuses: []int{429}, ErrorRate: 1, RetryAfter: 29 * time.Minute})
-	wh := e.webhookObj("limited", site.Name, "WorkbookCreated", "https://hooks.example.com/limited")
-	e.create(wh)
-	e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonTableauError)
-	e.waitReadyMessage(wh, "Tableau asked to retry after 29m")
-	creates := e.sim.Count(tableautest.OpCreateWebhook)
-	staysAtMost(t, badInputWindow, "Create Webhook requests while Tableau asked to wait", creates, func() int { return e.sim.Count(tableautest.OpCreateWebhook) })
+	for _, inDetail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inDetail=%t", inDetail), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			site := e.readySite("tableau")
+			e.sim.SetFaults(tableautest.Faults{Operations: []string{tableautest.OpCreateWebhook}, Statuses: []int{429}, ErrorRate: 1,
+				RetryAfter: 29 * time.Minute, RetryAfterInDetail: inDetail})
+			wh := e.webhookObj("limited", site.Name, "WorkbookCreated", "https://hooks.example.com/limited")
+			e.create(wh)
+			e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonTableauError)
+			e.waitReadyMessage(wh, "Tableau asked to retry after 29m")
+			creates := e.sim.Count(tableautest.OpCreateWebhook)
+			staysAtMost(t, badInputWindow, "Create Webhook requests while Tableau asked to wait", creates, func() int { return e.sim.Count(tableautest.OpCreateWebhook) })
+		})
+	}
 }
 
 // status.createdAt and updatedAt say what Tableau says, and change only when Tableau's do.

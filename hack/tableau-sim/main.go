@@ -92,7 +92,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.tokenTTL, "token-ttl", tableautest.DefaultTokenTTL, "session idle limit")
 	fs.DurationVar(&o.latency, "latency", 0, "fixed delay added to every API request")
 	fs.DurationVar(&o.jitter, "jitter", 0, "random extra delay below this added to every API request")
-	fs.IntVar(&o.pageSize, "page-size", 0, "List Webhooks page size (0: everything in one page)")
+	fs.IntVar(&o.pageSize, "page-size", 0, "page List Webhooks with <pagination>, n per page, which Tableau does not do (a test of client paging; such pages fail Tableau's schema). 0: every webhook in one <webhooks> without <pagination>, as Tableau answers")
 	fs.IntVar(&o.disableAfter, "disable-after", 1, "disable a webhook after this many exhausted deliveries in a row")
 	fs.DurationVar(&o.retryBackoff, "retry-backoff", 0, "wait before the first delivery retry (doubles for each retry)")
 	fs.BoolVar(&o.tls, "tls", false, "serve HTTPS with a self-signed certificate generated at start")

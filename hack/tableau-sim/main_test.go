@@ -110,7 +110,7 @@ func TestHelp(t *testing.T) {
 		"/_sim/expire-tokens", "/_sim/foreign-signin", "/_sim/reset-stats", "/_sim/sites",
 		"/_sim/pats", "/_sim/pats/revoke", "/_sim/pats/restore", "/_sim/users", "/_sim/users/delete",
 		"/_sim/users/restore", "/_sim/users/site-role", "/_sim/sites/delete", "/_sim/sites/restore",
-		"/_sim/sites/rename", `"expired"`, "404/404000"} {
+		"/_sim/sites/rename", `"expired"`, "404/404000", `"retryAfterInDetail":true`, "Please retry after 29 minutes."} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help does not document %s", want)
 		}

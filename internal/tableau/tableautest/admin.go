@@ -27,9 +27,14 @@ const AdminAPIUsage = `Admin API (JSON, no authentication; "site" is a contentUr
   POST   /_sim/reset-stats                    zero the counters
   GET    /_sim/faults                         fault injection in force
   POST   /_sim/faults                         replace it: {"errorRate":0.2,"statuses":[500,503,429],"retryAfter":"2s",
-                                              "htmlBodies":false,"timeoutRate":0.1,"hang":"30s","latency":"100ms","jitter":"50ms",
-                                              "loseCreateResponses":1,"operations":["CreateWebhook"],"includeServerInfo":false,"seed":1}
+                                              "retryAfterInDetail":false,"htmlBodies":false,"timeoutRate":0.1,"hang":"30s",
+                                              "latency":"100ms","jitter":"50ms","loseCreateResponses":1,
+                                              "operations":["CreateWebhook"],"includeServerInfo":false,"seed":1}
                                               (durations: Go duration strings like "250ms" or numbers of seconds; unknown keys are rejected)
+                                              A 429 is an HTML page with "Retry-After: <retryAfter in seconds>"; with
+                                              "retryAfterInDetail":true it is Tableau Cloud's answer instead: a Tableau error
+                                              429000 whose detail ends "Please retry after 29 minutes." (retryAfter "29m"; "N
+                                              seconds." unless a whole number of minutes) and no Retry-After header
   DELETE /_sim/faults                         stop fault injection
   GET    /_sim/webhooks?site=S                webhooks: [{"id","name","event","url","enabled","statusChangeReason",
                                               "ownerId","ownerName","createdAt","updatedAt"}]

@@ -28,12 +28,25 @@
 //     unparseable body or failed validation 400/400000.
 //   - Sessions expire after the idle limit (WithTokenTTL, default 240 min); each
 //     authenticated request restarts it. Signing in with a PAT ends that PAT's previous session.
-//   - List returns every webhook sorted by name then id with <pagination> reporting the total,
-//     or pages with WithPageSize or the pageSize/pageNumber query parameters; it supports
-//     filter=name:eq:… and event:eq:…. A JSON empty list is "webhooks": {}.
+//   - List returns every webhook sorted by name then id in one <webhooks> element without
+//     <pagination>, as Tableau's schema has it, ignoring pageSize/pageNumber; WithPageSize
+//     (not Tableau's behaviour, for testing a client's paging) pages with <pagination> and
+//     honours those parameters. It supports filter=name:eq:… and event:eq:…. A JSON empty list
+//     is "webhooks": {}.
+//   - XML answers validate against Tableau's published schema (ts-api_3_29.xsd and 3_27),
+//     checked by schema_test.go, except where the schema cannot describe what Tableau sends:
+//     restApiVersion (the schema gives it the build-number pattern, which "3.24" cannot
+//     match) and the legacy <webhook-source> names of the events the schema does not list
+//     (site, user and admin events). Where the schema and the events page spell a legacy name
+//     differently (LabelDeleted), the simulator answers with the schema's spelling.
+//   - Server Info reports productVersion with a schema-shaped build (20242.24.0711.1636 for
+//     the default 2024.2.0), prepConductorVersion, platform "linux" and fixed serverSettings.
 //   - Test POSTs an empty body with Content-Type application/json and reports the
 //     destination's status and body; a timeout reports 408 (as Tableau does), any other failure
 //     to reach the destination reports 502 with the error text as body.
+//   - Injected 429s (Faults) are HTML with a Retry-After header by default, or, with
+//     Faults.RetryAfterInDetail, Tableau Cloud's error 429000 whose detail says "Please retry
+//     after N minutes." and no header.
 //   - Delivery (Trigger) POSTs the §4.1 payload with 3 retries; the webhook is disabled after
 //     WithDisableAfter exhausted deliveries in a row with ReasonDeliveryFailures.
 //   - Users are named: a PAT's user is named like the PAT, a password's like the username, and

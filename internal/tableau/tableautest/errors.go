@@ -2,7 +2,11 @@ package tableautest
 
 import (
 	"fmt"
+	"math"
 	"net/http"
+	"strings"
+	"time"
+	"unicode"
 )
 
 // Error codes the simulator answers with. Tableau's six-digit codes start with the HTTP status;
@@ -34,6 +38,9 @@ const (
 	CodeWebhookNotFound = "404040"
 	// CodeMethodNotAllowed answers a known path called with the wrong HTTP method.
 	CodeMethodNotAllowed = "405000"
+	// CodeTooManyRequests answers a 429 injected with Faults.RetryAfterInDetail, as Tableau
+	// Cloud's "429000: Too Many Requests" (REFERENCE 10.2).
+	CodeTooManyRequests = "429000"
 	// CodeInternal answers injected 500 faults.
 	CodeInternal = "500000"
 )
@@ -116,4 +123,42 @@ func errInjected(status int) *apiError {
 			"The server encountered an error and cannot complete your request. Contact your server administrator."}
 	}
 	return &apiError{status, fmt.Sprintf("%d000", status), http.StatusText(status), "Simulated fault."}
+}
+
+// errRateLimited is Tableau Cloud's rate-limit answer (REFERENCE 10.2): the retry hint is in
+// the detail, in whole minutes when the wait is a whole number of minutes, else in seconds
+// rounded up. The resource name after "api.rest." is the simulator's, derived from the
+// operation ("api.rest.list_webhooks"); Tableau names its own limits.
+func errRateLimited(op string, wait time.Duration) *apiError {
+	var hint string
+	switch {
+	case wait >= time.Minute && wait%time.Minute == 0:
+		hint = plural(int64(wait/time.Minute), "minute")
+	default:
+		hint = plural(max(int64(math.Ceil(wait.Seconds())), 0), "second")
+	}
+	return &apiError{http.StatusTooManyRequests, CodeTooManyRequests, "Too Many Requests",
+		fmt.Sprintf("Too many requests for 'api.rest.%s'. Please retry after %s.", snakeCase(op), hint)}
+}
+
+func plural(n int64, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// snakeCase turns an operation name like "ListWebhooks" into "list_webhooks".
+func snakeCase(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -22,11 +22,21 @@ const DefaultHang = 30 * time.Second
 type Faults struct {
 	// ErrorRate is the fraction (0..1) of requests answered with an error instead of being served.
 	ErrorRate float64
-	// Statuses are the statuses those errors pick from at random; default {500}. A 429 always
-	// has an HTML body (as Tableau Cloud's rate limiter sends) and a Retry-After header.
+	// Statuses are the statuses those errors pick from at random; default {500}. A 429 has
+	// an HTML body (as Tableau Cloud's concurrency limiter sends) and a Retry-After header,
+	// unless RetryAfterInDetail is set.
 	Statuses []int
-	// RetryAfter is sent with 429 as whole seconds, rounded up (0 sends "Retry-After: 0").
+	// RetryAfter is how long a 429 asks the client to wait: a Retry-After header in whole
+	// seconds, rounded up (0 sends "Retry-After: 0"), or with RetryAfterInDetail the
+	// error detail's "Please retry after N minutes." (whole minutes) or "N seconds."
+	// (anything else, rounded up).
 	RetryAfter time.Duration
+	// RetryAfterInDetail makes a 429 answer the way a real Tableau Cloud 429 did (REFERENCE
+	// 10.2): a Tableau error body (XML or JSON as the request asks, code 429000, summary
+	// "Too Many Requests") whose detail says when to retry, e.g. "Too many requests for
+	// 'api.rest.list_webhooks'. Please retry after 29 minutes.", and no Retry-After header.
+	// For 429s it takes precedence over HTMLBodies.
+	RetryAfterInDetail bool
 	// HTMLBodies makes every injected error an HTML page instead of a Tableau error body, as a
 	// load balancer in front of Tableau would answer.
 	HTMLBodies bool
@@ -85,6 +95,7 @@ type decision struct {
 	hang            time.Duration // > 0: hang, then close without a response
 	status          int           // > 0: answer with this error
 	retryAfter      time.Duration
+	retryInDetail   bool
 	html            bool
 }
 
@@ -98,7 +109,7 @@ func (fs *faultState) decide(op string) decision {
 	if len(f.Operations) > 0 && !slices.Contains(f.Operations, op) {
 		return decision{}
 	}
-	d := decision{latency: f.Latency, jitter: f.Jitter, retryAfter: f.RetryAfter, html: f.HTMLBodies}
+	d := decision{latency: f.Latency, jitter: f.Jitter, retryAfter: f.RetryAfter, retryInDetail: f.RetryAfterInDetail, html: f.HTMLBodies}
 	if f.TimeoutRate > 0 && fs.rng.Float64() < f.TimeoutRate {
 		d.hang = f.Hang
 		if d.hang <= 0 {
@@ -162,6 +173,10 @@ func (s *Server) injectFault(x *exchange) bool {
 	if d.status == 0 {
 		return false
 	}
+	if d.status == http.StatusTooManyRequests && d.retryInDetail {
+		s.fail(x, errRateLimited(x.rt.op, d.retryAfter))
+		return true
+	}
 	if d.status == http.StatusTooManyRequests {
 		secs := int64(math.Ceil(d.retryAfter.Seconds()))
 		x.w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 0), 10))
@@ -184,6 +199,7 @@ type faultsJSON struct {
 	ErrorRate           float64  `json:"errorRate,omitempty"`
 	Statuses            []int    `json:"statuses,omitempty"`
 	RetryAfter          duration `json:"retryAfter,omitempty"`
+	RetryAfterInDetail  bool     `json:"retryAfterInDetail,omitempty"`
 	HTMLBodies          bool     `json:"htmlBodies,omitempty"`
 	TimeoutRate         float64  `json:"timeoutRate,omitempty"`
 	Hang                duration `json:"hang,omitempty"`
@@ -225,7 +241,7 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 func (f Faults) MarshalJSON() ([]byte, error) {
 	return json.Marshal(faultsJSON{
 		ErrorRate: f.ErrorRate, Statuses: f.Statuses, RetryAfter: duration(f.RetryAfter),
-		HTMLBodies: f.HTMLBodies, TimeoutRate: f.TimeoutRate, Hang: duration(f.Hang),
+		RetryAfterInDetail: f.RetryAfterInDetail, HTMLBodies: f.HTMLBodies, TimeoutRate: f.TimeoutRate, Hang: duration(f.Hang),
 		Latency: duration(f.Latency), Jitter: duration(f.Jitter), LoseCreateResponses: f.LoseCreateResponses,
 		Operations: f.Operations, IncludeServerInfo: f.IncludeServerInfo, Seed: f.Seed,
 	})
@@ -242,7 +258,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	}
 	v := Faults{
 		ErrorRate: j.ErrorRate, Statuses: j.Statuses, RetryAfter: time.Duration(j.RetryAfter),
-		HTMLBodies: j.HTMLBodies, TimeoutRate: j.TimeoutRate, Hang: time.Duration(j.Hang),
+		RetryAfterInDetail: j.RetryAfterInDetail, HTMLBodies: j.HTMLBodies, TimeoutRate: j.TimeoutRate, Hang: time.Duration(j.Hang),
 		Latency: time.Duration(j.Latency), Jitter: time.Duration(j.Jitter), LoseCreateResponses: j.LoseCreateResponses,
 		Operations: j.Operations, IncludeServerInfo: j.IncludeServerInfo, Seed: j.Seed,
 	}

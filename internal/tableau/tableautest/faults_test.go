@@ -60,6 +60,66 @@ func TestFault429(t *testing.T) {
 	}
 }
 
+// TestFault429RetryAfterInDetail checks the shape of Tableau Cloud's 429 (REFERENCE 10.2): a
+// Tableau error 429000 in the format asked for, the wait in the detail's words, no
+// Retry-After header; set through the Go API and through the admin API.
+func TestFault429RetryAfterInDetail(t *testing.T) {
+	srv := NewServer()
+	defer srv.Close()
+	token, siteID := signInPAT(t, srv, "", DefaultPATName, DefaultPATSecret)
+	for _, tc := range []struct {
+		wait time.Duration
+		hint string
+	}{
+		{29 * time.Minute, "Please retry after 29 minutes."},
+		{time.Minute, "Please retry after 1 minute."},
+		{90 * time.Second, "Please retry after 90 seconds."},
+		{1500 * time.Millisecond, "Please retry after 2 seconds."},
+		{0, "Please retry after 0 seconds."},
+	} {
+		srv.SetFaults(Faults{ErrorRate: 1, Statuses: []int{429}, RetryAfter: tc.wait, RetryAfterInDetail: true,
+			HTMLBodies: true, Operations: []string{OpListWebhooks}})
+		want := "Too many requests for 'api.rest.list_webhooks'. " + tc.hint
+
+		r := call(t, srv, http.MethodGet, webhooksPath(siteID), xmlHeaders(token), "")
+		wantXMLError(t, r, http.StatusTooManyRequests, CodeTooManyRequests)
+		if doc := decodeXML(t, r); doc.Error.Summary != "Too Many Requests" || doc.Error.Detail != want {
+			t.Errorf("%v: XML error = %+v, want detail %q", tc.wait, doc.Error, want)
+		}
+		if v, ok := r.Header["Retry-After"]; ok {
+			t.Errorf("%v: Retry-After %q sent, want none", tc.wait, v)
+		}
+
+		r = call(t, srv, http.MethodGet, webhooksPath(siteID), jsonHeaders(token), "")
+		wantJSONError(t, r, http.StatusTooManyRequests, CodeTooManyRequests)
+		if got := jget(t, decodeJSON(t, r), "error", "detail"); got != want {
+			t.Errorf("%v: JSON detail = %q, want %q", tc.wait, got, want)
+		}
+		if _, ok := r.Header["Retry-After"]; ok {
+			t.Errorf("%v: JSON answer has Retry-After", tc.wait)
+		}
+	}
+	if srv.CountStatus(OpListWebhooks, 429) != 10 {
+		t.Errorf("stats = %+v", srv.Stats())
+	}
+
+	// The admin API sets the same, and reports it back.
+	var f map[string]any
+	admin(t, srv, http.MethodPost, "/_sim/faults",
+		`{"errorRate":1,"statuses":[429],"retryAfter":"29m","retryAfterInDetail":true}`, http.StatusOK, &f)
+	if f["retryAfterInDetail"] != true || f["retryAfter"] != "29m0s" {
+		t.Fatalf("faults = %v", f)
+	}
+	r := call(t, srv, http.MethodGet, webhooksPath(siteID)+"/x", xmlHeaders(token), "")
+	wantXMLError(t, r, http.StatusTooManyRequests, CodeTooManyRequests)
+	if d := decodeXML(t, r).Error.Detail; d != "Too many requests for 'api.rest.get_webhook'. Please retry after 29 minutes." {
+		t.Errorf("detail = %q", d)
+	}
+	if !strings.Contains(AdminAPIUsage, `"retryAfterInDetail"`) {
+		t.Error("AdminAPIUsage does not document retryAfterInDetail")
+	}
+}
+
 func TestFaultSeedIsDeterministic(t *testing.T) {
 	srv := NewServer()
 	defer srv.Close()
@@ -182,13 +242,13 @@ func TestLatency(t *testing.T) {
 
 func TestFaultsJSON(t *testing.T) {
 	var f Faults
-	err := f.UnmarshalJSON([]byte(`{"errorRate":0.25,"statuses":[500,429],"retryAfter":"2s","hang":1.5,
+	err := f.UnmarshalJSON([]byte(`{"errorRate":0.25,"statuses":[500,429],"retryAfter":"2s","retryAfterInDetail":true,"hang":1.5,
 		"loseCreateResponses":2,"operations":["CreateWebhook"],"seed":3}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.ErrorRate != 0.25 || len(f.Statuses) != 2 || f.RetryAfter != 2*time.Second || f.Hang != 1500*time.Millisecond ||
-		f.LoseCreateResponses != 2 || f.Operations[0] != OpCreateWebhook || f.Seed != 3 {
+		f.LoseCreateResponses != 2 || f.Operations[0] != OpCreateWebhook || f.Seed != 3 || !f.RetryAfterInDetail {
 		t.Fatalf("faults = %+v", f)
 	}
 	b, err := f.MarshalJSON()
@@ -196,7 +256,7 @@ func TestFaultsJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back Faults
-	if err := back.UnmarshalJSON(b); err != nil || back.RetryAfter != f.RetryAfter || back.Hang != f.Hang {
+	if err := back.UnmarshalJSON(b); err != nil || back.RetryAfter != f.RetryAfter || back.Hang != f.Hang || !back.RetryAfterInDetail {
 		t.Fatalf("round trip %s: %+v, %v", b, back, err)
 	}
 	for _, bad := range []string{`{"errorRate":2}`, `{"statuses":[200]}`, `{"operations":["Nope"]}`, `{"errrorRate":0.1}`, `{"hang":"soon"}`} {

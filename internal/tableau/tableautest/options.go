@@ -18,6 +18,9 @@ const (
 const (
 	DefaultAPIVersion     = "3.24"
 	DefaultProductVersion = "2024.2.0"
+	// DefaultPlatform is serverinfo's platform element (the simulator's choice: Tableau does
+	// not document its values).
+	DefaultPlatform = "linux"
 	// DefaultTokenTTL is Tableau Server's default session idle limit (240 minutes).
 	DefaultTokenTTL = 240 * time.Minute
 )
@@ -99,9 +102,12 @@ func WithLatency(fixed, jitter time.Duration) Option {
 	return func(c *config) { c.latency, c.jitter = fixed, jitter }
 }
 
-// WithPageSize makes List Webhooks paginate: pages of n webhooks unless the request's pageSize
-// says otherwise. Without it, List returns every webhook in one page whose <pagination>
-// reports the total.
+// WithPageSize makes List Webhooks paginate, which Tableau does not do: pages of n webhooks
+// (unless the request's pageSize says otherwise), each with a <pagination> element before
+// <webhooks>. It exists to exercise a client's paging path (REFERENCE §6 advises accepting
+// <pagination>); such pages do not validate against Tableau's schema, whose <webhooks> is not
+// a paginated response. Without it (the default), List returns every webhook in one
+// <webhooks> element without <pagination> and ignores pageSize and pageNumber.
 func WithPageSize(n int) Option { return func(c *config) { c.pageSize = n } }
 
 // WithDeliveryClient sets the client used to deliver events and test requests to webhook

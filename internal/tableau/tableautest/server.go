@@ -426,18 +426,48 @@ func contentType(f format) string {
 }
 
 func (s *Server) handleServerInfo(x *exchange) {
-	body, err := encodeServerInfo(x.out, s.cfg.apiVersion, s.cfg.productVersion, buildNumber(s.cfg.productVersion))
+	body, err := encodeServerInfo(x.out, serverInfoOut{
+		APIVersion:    s.cfg.apiVersion,
+		Product:       s.cfg.productVersion,
+		Build:         buildNumber(s.cfg.productVersion),
+		PrepConductor: prepConductorVersion(s.cfg.productVersion),
+		Platform:      DefaultPlatform,
+	})
 	s.respondEncoded(x, http.StatusOK, body, err)
 }
 
-// buildNumber derives a Tableau-looking build number ("20242.0.0000.0000") from a product
-// version; clients must treat it as opaque.
+// defaultBuild is a real build number of DefaultProductVersion (the one tableau-mcp's
+// serverinfo sample pairs with 2024.2.0).
+const defaultBuild = "20242.24.0711.1636"
+
+// buildNumber derives a build number for a product version in the shape Tableau's schema
+// requires of productVersion's build attribute, [0-9]{5}.[0-9]{2}.[0-9]{4}.[0-9]{4}: year and
+// release, two-digit year, then a fixed date and time ("2025.1.3" → "20251.25.0101.0000").
+// A product version that does not fit (not YEAR.RELEASE with one digit of release) gets a
+// build of zeros, still schema-valid; clients must treat the build as opaque anyway.
 func buildNumber(product string) string {
+	if product == DefaultProductVersion {
+		return defaultBuild
+	}
+	parts := strings.SplitN(product, ".", 3)
+	if len(parts) >= 2 {
+		year, err1 := strconv.Atoi(parts[0])
+		release, err2 := strconv.Atoi(parts[1])
+		if err1 == nil && err2 == nil && year >= 1000 && year <= 9999 && release >= 0 && release <= 9 {
+			return fmt.Sprintf("%04d%d.%02d.0101.0000", year, release, year%100)
+		}
+	}
+	return "00000.00.0000.0000"
+}
+
+// prepConductorVersion is the product's YEAR.RELEASE.0, as a 2025.1.11 server was seen to
+// report prepConductorVersion 2025.1.0.
+func prepConductorVersion(product string) string {
 	parts := strings.SplitN(product, ".", 3)
 	if len(parts) < 2 {
 		return product
 	}
-	return parts[0] + parts[1] + ".0.0000.0000"
+	return parts[0] + "." + parts[1] + ".0"
 }
 
 // delay waits fixed plus a random part below jitter. It returns false if the client or the

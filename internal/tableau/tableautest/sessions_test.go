@@ -2,10 +2,32 @@ package tableautest
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
+
+// TestServerInfoBuildNumber checks the build attribute against the pattern Tableau's schema
+// gives it, for the default and for other product versions.
+func TestServerInfoBuildNumber(t *testing.T) {
+	pattern := regexp.MustCompile(`^[0-9]{5}.[0-9]{2}.[0-9]{4}.[0-9]{4}$`)
+	for product, want := range map[string]string{
+		DefaultProductVersion: "20242.24.0711.1636",
+		"2025.1.11":           "20251.25.0101.0000",
+		"2023.3.0":            "20233.23.0101.0000",
+		"2024.10.0":           "00000.00.0000.0000", // no five-digit build can say it
+		"next":                "00000.00.0000.0000",
+	} {
+		got := buildNumber(product)
+		if got != want || !pattern.MatchString(got) {
+			t.Errorf("buildNumber(%q) = %q, want %q (matching %s)", product, got, want, pattern)
+		}
+	}
+	if got := prepConductorVersion("2025.1.11"); got != "2025.1.0" {
+		t.Errorf("prepConductorVersion = %q", got)
+	}
+}
 
 func TestServerInfo(t *testing.T) {
 	srv := NewServer(WithAPIVersion("3.22"), WithProductVersion("2024.2.0"))

@@ -79,9 +79,22 @@ func (s *Server) siteByID(id string) *site {
 	return nil
 }
 
-// legacyName returns the documented <webhook-source> element name of an API event name, or
-// "" for an event the catalogue does not know (possible only through out-of-band edits).
+// schemaLegacyNames are the <webhook-source> element names the simulator answers with where
+// Tableau's schema and its events page disagree. The events page spells LabelDeleted's
+// legacy name "webhook-source-event-label-LabelDeleted"; ts-api_3_27.xsd and ts-api_3_29.xsd,
+// which are generated from the server, list "webhook-source-event-label-deleted", so that is
+// what a server is taken to send. Requests may use either spelling.
+var schemaLegacyNames = map[string]string{
+	"LabelDeleted": "webhook-source-event-label-deleted",
+}
+
+// legacyName returns the <webhook-source> element name of an API event name: the schema's
+// where it lists the event (schemaLegacyNames), else the events page's; "" for an event the
+// catalogue does not know (possible only through out-of-band edits).
 func legacyName(event string) string {
+	if name, ok := schemaLegacyNames[event]; ok {
+		return name
+	}
 	if e, ok := tableau.LookupEvent(event); ok {
 		return e.Legacy
 	}

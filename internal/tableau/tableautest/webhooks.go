@@ -13,11 +13,9 @@ import (
 // through the API without a reason.
 const ReasonDisabledByUser = "Webhook disabled by user"
 
-// Pagination bounds of Tableau's REST API.
-const (
-	defaultAPIPageSize = 100
-	maxAPIPageSize     = 1000
-)
+// maxAPIPageSize is the largest pageSize of Tableau's paginated endpoints, which WithPageSize's
+// paging borrows.
+const maxAPIPageSize = 1000
 
 // handleWebhooks authorises and serves the six webhook endpoints.
 func (s *Server) handleWebhooks(x *exchange) {
@@ -301,20 +299,13 @@ func (s *Server) testWebhook(x *exchange, st *site) {
 	s.respondEncoded(x, http.StatusOK, body, err)
 }
 
-// listWebhooks serves List Webhooks with optional pageSize/pageNumber and a name:eq filter
-// (PSTableauREST sends both).
+// listWebhooks serves List Webhooks with a name:eq/event:eq filter (PSTableauREST sends one).
+// Tableau's schema has no <pagination> for webhooks, so by default the answer is every
+// matching webhook in one <webhooks> element, and pageSize/pageNumber (which PSTableauREST
+// also sends) are ignored; WithPageSize turns on paging with <pagination>, a test option for
+// the client's paging path that is not what Tableau does.
 func (s *Server) listWebhooks(x *exchange, st *site) {
 	q := x.r.URL.Query()
-	size, sizeGiven, apiErr := queryInt(q, "pageSize", 1, maxAPIPageSize)
-	if apiErr != nil {
-		s.fail(x, apiErr)
-		return
-	}
-	number, numberGiven, apiErr := queryInt(q, "pageNumber", 1, 0)
-	if apiErr != nil {
-		s.fail(x, apiErr)
-		return
-	}
 	keep, apiErr := parseFilter(q.Get("filter"))
 	if apiErr != nil {
 		s.fail(x, apiErr)
@@ -329,27 +320,42 @@ func (s *Server) listWebhooks(x *exchange, st *site) {
 			matched = append(matched, w)
 		}
 	}
-	total := len(matched)
-	switch {
-	case sizeGiven:
-	case s.cfg.pageSize > 0:
+	p := page{Webhooks: matched}
+	if s.cfg.pageSize > 0 {
+		var ok bool
+		if p, ok = s.pageOf(x, matched); !ok {
+			return
+		}
+	}
+	body, err := encodeWebhookList(x.out, s.cfg.apiVersion, p)
+	s.respondEncoded(x, http.StatusOK, body, err)
+}
+
+// pageOf cuts the page the request asks for (pageSize, default WithPageSize's; pageNumber,
+// default 1) out of matched, answering 400 for a bad parameter.
+func (s *Server) pageOf(x *exchange, matched []Webhook) (page, bool) {
+	q := x.r.URL.Query()
+	size, sizeGiven, apiErr := queryInt(q, "pageSize", 1, maxAPIPageSize)
+	if apiErr == nil && !sizeGiven {
 		size = s.cfg.pageSize
-	case !numberGiven:
-		// Unpaginated: one page holding everything, whose pageSize covers the total so that a
-		// client following pagination stops after it.
-		size = max(defaultAPIPageSize, total)
-	default:
-		size = defaultAPIPageSize
+	}
+	number, numberGiven, apiErr2 := queryInt(q, "pageNumber", 1, 0)
+	if apiErr == nil {
+		apiErr = apiErr2
+	}
+	if apiErr != nil {
+		s.fail(x, apiErr)
+		return page{}, false
 	}
 	if !numberGiven {
 		number = 1
 	}
-	p := page{Number: number, Size: size, Total: total}
+	total := len(matched)
+	p := page{Paginated: true, Number: number, Size: size, Total: total}
 	if from := (number - 1) * size; from < total {
 		p.Webhooks = matched[from:min(from+size, total)]
 	}
-	body, err := encodeWebhookList(x.out, s.cfg.apiVersion, p)
-	s.respondEncoded(x, http.StatusOK, body, err)
+	return p, true
 }
 
 // queryInt reads a positive integer query parameter within [lo, hi] (hi 0: unbounded).

@@ -72,20 +72,22 @@ func TestCreateWebhookFormB(t *testing.T) {
 	defer srv.Close()
 	token, siteID := signInPAT(t, srv, "", "op-pat", "s3cr3t")
 
-	for _, tc := range []struct{ legacy, event, documented string }{
+	// answered is the <webhook-source> element the simulator answers with: the events page's
+	// name, except for LabelDeleted, where it follows Tableau's schema.
+	for _, tc := range []struct{ legacy, event, answered string }{
 		{"webhook-source-event-datasource-refresh-started", "DatasourceRefreshStarted", "webhook-source-event-datasource-refresh-started"},
 		{"webhook-event-user-promoted-admin", "AdminPromoted", "webhook-event-user-promoted-admin"},
 		{"webhook-event-user-demoted-admin", "AdminDemoted", "webhook-event-user-demoted-admin"},
-		{"webhook-source-event-label-LabelDeleted", "LabelDeleted", "webhook-source-event-label-LabelDeleted"},
-		// The regular spelling clients may send instead of the documented one.
-		{"webhook-source-event-label-deleted", "LabelDeleted", "webhook-source-event-label-LabelDeleted"},
+		// The events page's spelling, and the schema's, which clients may send instead.
+		{"webhook-source-event-label-LabelDeleted", "LabelDeleted", "webhook-source-event-label-deleted"},
+		{"webhook-source-event-label-deleted", "LabelDeleted", "webhook-source-event-label-deleted"},
 	} {
 		t.Run(tc.legacy+"/xml", func(t *testing.T) {
 			r := call(t, srv, http.MethodPost, webhooksPath(siteID), xmlHeaders(token), formB("b-"+tc.legacy, tc.legacy, hookURL))
 			wantStatus(t, r, http.StatusCreated)
 			h := decodeXML(t, r).Webhook
-			if h.Event != tc.event || h.legacy(t) != tc.documented {
-				t.Fatalf("event %q source %q, want %q %q", h.Event, h.legacy(t), tc.event, tc.documented)
+			if h.Event != tc.event || h.legacy(t) != tc.answered {
+				t.Fatalf("event %q source %q, want %q %q", h.Event, h.legacy(t), tc.event, tc.answered)
 			}
 		})
 		t.Run(tc.legacy+"/json", func(t *testing.T) {
@@ -246,15 +248,15 @@ func TestWebhookLifecycleXML(t *testing.T) {
 	a := createXML(t, srv, token, siteID, "a-hook", "DatasourceRefreshFailed", "https://example.com/a")
 	one := webhooksPath(siteID) + "/" + b.ID
 
-	// List: sorted by name, one page reporting the total.
+	// List: sorted by name, every webhook, no <pagination> (Tableau's schema has none).
 	r := call(t, srv, http.MethodGet, webhooksPath(siteID), h, "")
 	wantStatus(t, r, http.StatusOK)
 	doc := decodeXML(t, r)
 	if len(doc.Webhooks.Webhook) != 2 || doc.Webhooks.Webhook[0].ID != a.ID || doc.Webhooks.Webhook[1].ID != b.ID {
 		t.Fatalf("list = %s", r.Body)
 	}
-	if p := doc.Pagination; p == nil || p.PageNumber != 1 || p.TotalAvailable != 2 || p.PageSize < 2 {
-		t.Fatalf("pagination = %+v", doc.Pagination)
+	if doc.Pagination != nil {
+		t.Fatalf("pagination = %+v, want none", doc.Pagination)
 	}
 
 	// Get.
@@ -344,15 +346,15 @@ func TestWebhookLifecycleJSON(t *testing.T) {
 	token, siteID := signInPAT(t, srv, "", "op-pat", "s3cr3t")
 	h := jsonHeaders(token)
 
-	// Empty list: "webhooks": {} with pagination values as strings.
+	// Empty list: "webhooks": {}, and no pagination.
 	r := call(t, srv, http.MethodGet, webhooksPath(siteID), h, "")
 	wantStatus(t, r, http.StatusOK)
 	m := decodeJSON(t, r)
 	if hooks, ok := jget(t, m, "webhooks").(map[string]any); !ok || len(hooks) != 0 {
 		t.Fatalf("empty list = %s", r.Body)
 	}
-	if jget(t, m, "pagination", "totalAvailable") != "0" {
-		t.Fatalf("pagination = %s", r.Body)
+	if _, ok := m["pagination"]; ok {
+		t.Fatalf("pagination in %s", r.Body)
 	}
 
 	id := createXML(t, srv, token, siteID, "hook", "WorkbookCreated", hookURL).ID
@@ -424,6 +426,13 @@ func TestPagination(t *testing.T) {
 	for _, q := range []string{"?pageSize=0", "?pageSize=1001", "?pageNumber=0", "?pageSize=x", "?filter=owner:eq:x", "?filter=name:gt:x"} {
 		wantXMLError(t, call(t, srv, http.MethodGet, webhooksPath(siteID)+q, xmlHeaders(token), ""), http.StatusBadRequest, CodeBadRequest)
 	}
+
+	// JSON pages carry pagination values as strings (REFERENCE §6).
+	m := decodeJSON(t, call(t, srv, http.MethodGet, webhooksPath(siteID)+"?pageNumber=3", jsonHeaders(token), ""))
+	if jget(t, m, "pagination", "pageNumber") != "3" || jget(t, m, "pagination", "pageSize") != "2" ||
+		jget(t, m, "pagination", "totalAvailable") != "5" {
+		t.Fatalf("JSON pagination = %v", m["pagination"])
+	}
 }
 
 func TestUnpaginatedList(t *testing.T) {
@@ -433,11 +442,15 @@ func TestUnpaginatedList(t *testing.T) {
 	for i := range 120 {
 		srv.AddWebhook("", Webhook{Name: fmt.Sprintf("hook-%03d", i), Event: "WorkbookCreated", URL: hookURL, Enabled: true})
 	}
-	r := call(t, srv, http.MethodGet, webhooksPath(siteID), xmlHeaders(token), "")
-	doc := decodeXML(t, r)
-	// Everything in one page; pageSize covers the total so that a paging client stops.
-	if len(doc.Webhooks.Webhook) != 120 || doc.Pagination.TotalAvailable != 120 || doc.Pagination.PageSize < 120 {
-		t.Fatalf("got %d webhooks, pagination %+v", len(doc.Webhooks.Webhook), doc.Pagination)
+	// Everything in one <webhooks>, without <pagination>; paging parameters (PSTableauREST
+	// sends them) change nothing, and a bad one is not an error, since there is no paging.
+	for _, q := range []string{"", "?pageSize=10&pageNumber=2", "?pageSize=0"} {
+		r := call(t, srv, http.MethodGet, webhooksPath(siteID)+q, xmlHeaders(token), "")
+		wantStatus(t, r, http.StatusOK)
+		doc := decodeXML(t, r)
+		if len(doc.Webhooks.Webhook) != 120 || doc.Pagination != nil {
+			t.Fatalf("%q: got %d webhooks, pagination %+v", q, len(doc.Webhooks.Webhook), doc.Pagination)
+		}
 	}
 }
 

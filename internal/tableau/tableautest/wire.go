@@ -383,7 +383,9 @@ func encodeXML(apiVersion string, children ...any) ([]byte, error) {
 
 // The response documents below each have an XML form and a JSON form; the JSON form follows
 // REFERENCE.md §0: root dropped, attributes as keys, text as "value" (or the bare string for
-// a text-only element), lists wrapped as {"webhooks": {"webhook": […]}}, numbers as strings.
+// a text-only element), lists wrapped as {"webhooks": {"webhook": […]}}, booleans as JSON
+// booleans, numbers as strings. The XML forms follow Tableau's schema (ts-api_3_29.xsd):
+// children in the order its sequences give, every element it requires.
 
 type xmlError struct {
 	XMLName xml.Name `xml:"error"`
@@ -409,35 +411,80 @@ func encodeError(f format, apiVersion string, e *apiError) ([]byte, error) {
 	return encodeXML(apiVersion, xmlError{Code: e.code, Summary: e.summary, Detail: e.detail})
 }
 
+// serverInfoOut is what serverinfo reports.
+type serverInfoOut struct {
+	APIVersion, Product, Build string
+	PrepConductor, Platform    string
+}
+
+// The serverSettings values serverinfo reports. Tableau documents none of them; these are the
+// simulator's choice, present because the schema's serverInfo requires the element.
+const (
+	settingOAuthEnabled            = true
+	settingSheetImageMaxAgeFloor   = 1
+	settingSheetImageMaxAgeCeiling = 60
+	settingOfflineInteractionPhase = 0
+)
+
+// xmlServerInfo follows the schema's serverInfo sequence: productVersion,
+// prepConductorVersion, restApiVersion, platform, serverSettings, in that order.
 type xmlServerInfo struct {
 	XMLName        xml.Name `xml:"serverInfo"`
 	ProductVersion struct {
 		Build string `xml:"build,attr"`
 		Value string `xml:",chardata"`
 	} `xml:"productVersion"`
-	RestAPIVersion string `xml:"restApiVersion"`
+	PrepConductorVersion string `xml:"prepConductorVersion"`
+	RestAPIVersion       string `xml:"restApiVersion"`
+	Platform             string `xml:"platform"`
+	ServerSettings       struct {
+		OAuthEnabled                     bool `xml:"oAuthEnabled"`
+		SheetImageMaxAgeFloor            int  `xml:"sheetImageMaxAgeFloor"`
+		SheetImageMaxAgeCeiling          int  `xml:"sheetImageMaxAgeCeiling"`
+		OfflineInteractionSupportedPhase int  `xml:"offlineInteractionSupportedPhase"`
+	} `xml:"serverSettings"`
 }
 
+// jsonServerInfo is xmlServerInfo by REFERENCE §0's mapping: the boolean as a JSON boolean,
+// the integers as strings like every other number Tableau's JSON is seen to carry.
 type jsonServerInfo struct {
 	ServerInfo struct {
 		ProductVersion struct {
 			Value string `json:"value"`
 			Build string `json:"build"`
 		} `json:"productVersion"`
-		RestAPIVersion string `json:"restApiVersion"`
+		PrepConductorVersion string `json:"prepConductorVersion"`
+		RestAPIVersion       string `json:"restApiVersion"`
+		Platform             string `json:"platform"`
+		ServerSettings       struct {
+			OAuthEnabled                     bool   `json:"oAuthEnabled"`
+			SheetImageMaxAgeFloor            string `json:"sheetImageMaxAgeFloor"`
+			SheetImageMaxAgeCeiling          string `json:"sheetImageMaxAgeCeiling"`
+			OfflineInteractionSupportedPhase string `json:"offlineInteractionSupportedPhase"`
+		} `json:"serverSettings"`
 	} `json:"serverInfo"`
 }
 
-func encodeServerInfo(f format, apiVersion, product, build string) ([]byte, error) {
+func encodeServerInfo(f format, info serverInfoOut) ([]byte, error) {
 	if f == formatJSON {
 		var j jsonServerInfo
-		j.ServerInfo.ProductVersion.Value, j.ServerInfo.ProductVersion.Build = product, build
-		j.ServerInfo.RestAPIVersion = apiVersion
+		si := &j.ServerInfo
+		si.ProductVersion.Value, si.ProductVersion.Build = info.Product, info.Build
+		si.PrepConductorVersion, si.RestAPIVersion, si.Platform = info.PrepConductor, info.APIVersion, info.Platform
+		si.ServerSettings.OAuthEnabled = settingOAuthEnabled
+		si.ServerSettings.SheetImageMaxAgeFloor = strconv.Itoa(settingSheetImageMaxAgeFloor)
+		si.ServerSettings.SheetImageMaxAgeCeiling = strconv.Itoa(settingSheetImageMaxAgeCeiling)
+		si.ServerSettings.OfflineInteractionSupportedPhase = strconv.Itoa(settingOfflineInteractionPhase)
 		return json.Marshal(j)
 	}
 	var x xmlServerInfo
-	x.ProductVersion.Value, x.ProductVersion.Build, x.RestAPIVersion = product, build, apiVersion
-	return encodeXML(apiVersion, x)
+	x.ProductVersion.Value, x.ProductVersion.Build = info.Product, info.Build
+	x.PrepConductorVersion, x.RestAPIVersion, x.Platform = info.PrepConductor, info.APIVersion, info.Platform
+	x.ServerSettings.OAuthEnabled = settingOAuthEnabled
+	x.ServerSettings.SheetImageMaxAgeFloor = settingSheetImageMaxAgeFloor
+	x.ServerSettings.SheetImageMaxAgeCeiling = settingSheetImageMaxAgeCeiling
+	x.ServerSettings.OfflineInteractionSupportedPhase = settingOfflineInteractionPhase
+	return encodeXML(info.APIVersion, x)
 }
 
 // credentialsOut is a successful sign-in.
@@ -620,8 +667,11 @@ func encodeWebhook(f format, apiVersion string, w Webhook) ([]byte, error) {
 	return encodeXML(apiVersion, toXMLWebhook(w))
 }
 
-// page is one page of a webhook list.
+// page is one List Webhooks answer.
 type page struct {
+	// Paginated adds <pagination> (WithPageSize only): Tableau's schema has no pagination for
+	// webhooks, so a faithful List is one unpaginated <webhooks> element.
+	Paginated           bool
 	Number, Size, Total int
 	Webhooks            []Webhook
 }
@@ -629,8 +679,10 @@ type page struct {
 func encodeWebhookList(f format, apiVersion string, p page) ([]byte, error) {
 	if f == formatJSON {
 		var j jsonWebhookList
-		j.Pagination = &jsonPagination{
-			PageNumber: strconv.Itoa(p.Number), PageSize: strconv.Itoa(p.Size), TotalAvailable: strconv.Itoa(p.Total),
+		if p.Paginated {
+			j.Pagination = &jsonPagination{
+				PageNumber: strconv.Itoa(p.Number), PageSize: strconv.Itoa(p.Size), TotalAvailable: strconv.Itoa(p.Total),
+			}
 		}
 		for _, w := range p.Webhooks {
 			j.Webhooks.Webhook = append(j.Webhooks.Webhook, toJSONWebhook(w))
@@ -640,6 +692,9 @@ func encodeWebhookList(f format, apiVersion string, p page) ([]byte, error) {
 	list := xmlWebhooks{}
 	for _, w := range p.Webhooks {
 		list.Webhooks = append(list.Webhooks, toXMLWebhook(w))
+	}
+	if !p.Paginated {
+		return encodeXML(apiVersion, list)
 	}
 	return encodeXML(apiVersion, xmlPagination{PageNumber: p.Number, PageSize: p.Size, TotalAvailable: p.Total}, list)
 }
