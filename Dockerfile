@@ -14,10 +14,11 @@ RUN go mod download
 # Copy the go source
 COPY . .
 
-# Build: the same `go build` as `make build`, static (CGO_ENABLED=0) for the distroless base.
+# Build: the same `go build` as `make build` and `make image`, static (CGO_ENABLED=0) for the
+# distroless base, without file paths or symbol tables (-trimpath, -s -w).
 # GOARCH has no default value so that the binary is built for the platform of the host where
 # the command was called: `docker build --platform linux/arm64` sets TARGETARCH=arm64.
-RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -o manager main.go
+RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath -ldflags="-s -w" -o manager main.go
 
 # Use distroless as minimal base image to package the manager binary
 # Refer to https://github.com/GoogleContainerTools/distroless for more details

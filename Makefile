@@ -71,7 +71,7 @@ lint-config: golangci-lint ## Verify the golangci-lint configuration.
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager binary.
-	go build -o bin/manager main.go
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o bin/manager main.go
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager from your host against the cluster of the current kubeconfig.

@@ -33,8 +33,9 @@ const credentialsFinalizer = "tableau.webhook-operator.dev/credentials-in-use"
 // finalizer credentialsFinalizer while a TableauSite that references it has a TableauWebhook
 // whose deletion will call Tableau (needsCredentialsToGo), like kubernetes.io/pvc-protection
 // keeps a PersistentVolumeClaim that a Pod uses. It asks for one verb more than reading Secrets:
-// patch, to add and remove that finalizer (with the resourceVersion, so that nothing else
-// changes).
+// patch, to add that finalizer (a strategic merge patch that adds to the list as it is) and to
+// remove it (the list without it, with the resourceVersion, so that a finalizer another
+// controller added meanwhile is not dropped).
 type CredentialsProtectionReconciler struct {
 	client.Client
 }
@@ -56,13 +57,13 @@ func (r *CredentialsProtectionReconciler) Reconcile(ctx context.Context, req ctr
 	if needed == has || (needed && !secret.DeletionTimestamp.IsZero()) {
 		return ctrl.Result{}, nil
 	}
-	base := secret.DeepCopy()
 	if needed {
-		controllerutil.AddFinalizer(secret, credentialsFinalizer)
+		err = r.Patch(ctx, secret, holdPatch)
 	} else {
+		base := secret.DeepCopy()
 		controllerutil.RemoveFinalizer(secret, credentialsFinalizer)
+		err = r.Patch(ctx, secret, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 	}
-	err = r.Patch(ctx, secret, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 	if apierrors.IsNotFound(err) {
 		return ctrl.Result{}, nil
 	}
@@ -99,6 +100,9 @@ func needsCredentialsToGo(wh *tableauv1.TableauWebhook) bool {
 		(wh.Status.WebhookID != "" || wh.Status.PendingCreate != nil)
 }
 
+// holdPatch adds credentialsFinalizer and changes nothing else.
+var holdPatch = client.RawPatch(types.StrategicMergePatchType, []byte(`{"metadata":{"finalizers":["`+credentialsFinalizer+`"]}}`))
+
 // holdCredentials puts the finalizer on the site's Secrets now, before a create in Tableau:
 // the controller above would add it a moment later, but a namespace deletion in that moment,
 // and a restart, would leave the new webhook without credentials to delete it.
@@ -115,9 +119,11 @@ func holdCredentials(ctx context.Context, c client.Client, site *tableauv1.Table
 		if controllerutil.ContainsFinalizer(secret, credentialsFinalizer) || !secret.DeletionTimestamp.IsZero() {
 			continue
 		}
-		base := secret.DeepCopy()
-		controllerutil.AddFinalizer(secret, credentialsFinalizer)
-		if err := c.Patch(ctx, secret, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
+		// A strategic merge patch adds the finalizer to whatever list the Secret has now
+		// (ObjectMeta.finalizers merges), so it needs no resourceVersion: concurrent
+		// reconciles that hold the same Secret do not conflict and retry. Removal stays with
+		// the controller above, under the optimistic lock.
+		if err := c.Patch(ctx, secret, holdPatch); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("hold Secret %s/%s for the webhook's deletion: %w", site.Namespace, name, err)
 		}
 	}

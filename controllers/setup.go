@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -138,8 +139,7 @@ func (r *TableauSiteReconciler) setupWithManager(mgr manager.Manager, refused <-
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&tableauv1.TableauSite{}, builder.WithPredicates(specOrDeletionChanged())).
 		// Attaching or detaching a webhook changes the count, the finalizer and the List period.
-		Watches(&tableauv1.TableauWebhook{}, handler.EnqueueRequestsFromMapFunc(siteOfWebhook),
-			builder.WithPredicates(specOrDeletionChanged())).
+		Watches(&tableauv1.TableauWebhook{}, r.webhookEvents(), builder.WithPredicates(specOrDeletionChanged())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.sitesOfSecret), builder.OnlyMetadata).
 		// A deleted Secret's data is not kept.
 		Watches(&corev1.Secret{}, handler.Funcs{DeleteFunc: func(_ context.Context, e event.DeleteEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
@@ -241,12 +241,49 @@ func siteUsabilityChanged() predicate.Predicate {
 	})
 }
 
-func siteOfWebhook(_ context.Context, o client.Object) []reconcile.Request {
-	wh, ok := o.(*tableauv1.TableauWebhook)
-	if !ok {
-		return nil
+// siteCountDelay gathers the webhooks attached to a site within it into one reconcile of the
+// site: a burst of new TableauWebhooks costs the site one status write (the count) per delay
+// instead of one per webhook.
+const siteCountDelay = time.Second
+
+// webhookEvents enqueues the site of a TableauWebhook that is created, deleted, changes site
+// or starts its deletion. Only a new webhook of a site that already has webhooks (and so its
+// finalizer and List period) waits siteCountDelay, since it changes nothing but the count; the
+// first webhook of a site and every detachment are handled at once.
+func (r *TableauSiteReconciler) webhookEvents() handler.EventHandler {
+	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], attach bool) {
+		wh, ok := o.(*tableauv1.TableauWebhook)
+		if !ok {
+			return
+		}
+		req := reconcile.Request{NamespacedName: siteKeyOf(wh)}
+		if attach && wh.DeletionTimestamp.IsZero() {
+			var site tableauv1.TableauSite
+			if err := r.Get(ctx, req.NamespacedName, &site); err == nil && controllerutil.ContainsFinalizer(&site, siteFinalizer) {
+				q.AddAfter(req, siteCountDelay)
+				return
+			}
+		}
+		q.Add(req)
 	}
-	return []reconcile.Request{{NamespacedName: siteKeyOf(wh)}}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q, true)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			// A webhook that moves detaches from its old site at once; a spec change that
+			// keeps the site changes no count, and the start of a deletion is not delayed.
+			o, ok1 := e.ObjectOld.(*tableauv1.TableauWebhook)
+			n, ok2 := e.ObjectNew.(*tableauv1.TableauWebhook)
+			if !ok1 || !ok2 || siteKeyOf(o) != siteKeyOf(n) {
+				enqueue(ctx, e.ObjectOld, q, false)
+			}
+			enqueue(ctx, e.ObjectNew, q, true)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q, false)
+		},
+	}
 }
 
 func (r *TableauSiteReconciler) sitesOfSecret(ctx context.Context, o client.Object) []reconcile.Request {

@@ -104,7 +104,13 @@ func (b *bench) apiServerAlone(ctx context.Context) error {
 		return err
 	}
 
-	// Leave nothing behind for the next manager to reconcile (no finalizers were added).
+	// Leave nothing behind for the next manager to reconcile: the admission policy put the
+	// manager's finalizer on each copy, and no manager is there to remove it.
+	for _, obj := range objs {
+		if err := b.fast.Patch(ctx, obj, mergePatch(map[string]any{"metadata": map[string]any{"finalizers": nil}})); err != nil {
+			return err
+		}
+	}
 	if err := b.fast.DeleteAllOf(ctx, &tableauv1.TableauWebhook{}, client.InNamespace(floorNamespace)); err != nil {
 		return err
 	}

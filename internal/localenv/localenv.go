@@ -13,6 +13,7 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -48,6 +49,12 @@ type Options struct {
 	// NoCRDs starts a bare API server, for tests that install the CRDs themselves (from the
 	// installer, say).
 	NoCRDs bool
+
+	// NoAdmissionPolicies leaves out config/admission's policies (the MutatingAdmissionPolicy
+	// that puts the manager's finalizer on each TableauWebhook at creation), which Start
+	// otherwise installs with the CRDs, as the installer does. Without them the manager adds
+	// the finalizer itself, one Kubernetes write more per webhook.
+	NoAdmissionPolicies bool
 
 	// NoControllerManager leaves kube-controller-manager out. By default it runs with its
 	// namespace and garbage-collector controllers, so that namespaces can be deleted and
@@ -168,6 +175,18 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 	if e.Client, err = client.New(e.Config, client.Options{Scheme: e.Scheme}); err != nil {
 		return nil, err
+	}
+	if len(crds) > 0 && !opts.NoAdmissionPolicies {
+		policies, err := ReadManifests(e.Scheme, filepath.Join(root, "config", "admission"))
+		if err != nil {
+			return nil, fmt.Errorf("read the admission policies: %w", err)
+		}
+		if err := e.Apply(ctx, policies); err != nil {
+			return nil, fmt.Errorf("install the admission policies: %w", err)
+		}
+		if err := e.waitFinalizerPolicy(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if !opts.NoControllerManager {
 		if e.ControllerManager, err = e.startControllerManager(ctx); err != nil {
@@ -303,3 +322,37 @@ func (e *Env) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// waitFinalizerPolicy waits until creating a TableauWebhook goes through config/admission's
+// MutatingAdmissionPolicy: the API server loads a new policy, and the schema of a new CRD
+// that a policy needs, a few seconds after they are created, and until then answers 503 to the
+// creation of a TableauWebhook. A server-side dry run of a creation tells when it is ready.
+func (e *Env) waitFinalizerPolicy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	start := time.Now()
+	err := Poll(ctx, func(ctx context.Context) error {
+		probe := &tableauv1alpha1.TableauWebhook{
+			ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "localenv-policy-probe"},
+			Spec: tableauv1alpha1.TableauWebhookSpec{
+				SiteRef:     tableauv1alpha1.SiteReference{Name: "probe"},
+				Event:       "WorkbookCreated",
+				Destination: tableauv1alpha1.Destination{URL: "https://probe.invalid/"},
+			},
+		}
+		if err := e.Client.Create(ctx, probe, client.DryRunAll); err != nil {
+			return err
+		}
+		if !slices.Contains(probe.Finalizers, webhookFinalizer) {
+			return fmt.Errorf("the admission policy did not add the finalizer %s yet", webhookFinalizer)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("the finalizer admission policy of config/admission did not take effect after %s: %w", time.Since(start).Round(time.Millisecond), err)
+	}
+	return nil
+}
+
+// webhookFinalizer is the finalizer config/admission's policy adds.
+const webhookFinalizer = "tableau.webhook-operator.dev/webhook"
