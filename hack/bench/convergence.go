@@ -127,6 +127,7 @@ func (b *bench) convergence(ctx context.Context) error {
 	}
 	wall := b.tracker.LastReadyAt().Sub(start)
 	b.convergeWall = wall
+	b.curves = append(b.curves, readyCurve(fmt.Sprintf("operator, %s per Tableau call", b.cfg.latency), b.cfg.latency, start, b.tracker))
 	b.logf("  all %d Ready %s after the first create", n, wall.Round(time.Millisecond))
 	if err := b.waitQuiet(ctx, 2*time.Minute); err != nil {
 		return err

@@ -30,6 +30,13 @@ type writeOp struct {
 	order int // position in a reconcile: metadata, status, then events
 }
 
+// writesAlone is what the API server alone took for a run's Kubernetes writes.
+type writesAlone struct {
+	createAlone, writesAlone time.Duration
+	total                    int      // writes replayed
+	skipped                  []string // write kinds not replayed
+}
+
 // apiServerAlone measures the second term of scenario 1's floor: with the manager stopped,
 // the same Kubernetes writes the manager made per TableauWebhook during convergence (counted
 // from apiserver_request_total), made by a client with --max-concurrent-reconciles workers,
@@ -40,10 +47,39 @@ func (b *bench) apiServerAlone(ctx context.Context) error {
 		return err
 	}
 	b.mgr = nil
+	alone, err := b.measureWritesAlone(ctx, n, b.writesByKey)
+	if err != nil {
+		return err
+	}
+	tableauTerm := time.Duration(n) * b.cfg.latency / time.Duration(workers)
+	floor := tableauTerm + alone.writesAlone
+	ratio := b.convergeWall.Seconds() / floor.Seconds()
+	b.report.add(Result{
+		Scenario: "1. Convergence", Metric: fmt.Sprintf("wall time, %d created at once until all Ready", n),
+		Value: b.convergeWall.Seconds(), Unit: "s",
+		Target: fmt.Sprintf("<= 2 x floor = %.2f s", 2*floor.Seconds()), Met: met(ratio <= 2),
+		Comparison: fmt.Sprintf("floor %s = %d x %s / %d (%s) + API server writes alone %s (%d writes, %d workers); wall/floor %.2f; creates alone %s (in the run: %s)",
+			seconds(floor), n, b.cfg.latency, workers, seconds(tableauTerm), seconds(alone.writesAlone), alone.total, workers, ratio,
+			seconds(alone.createAlone), seconds(b.createTime)),
+		Details: map[string]any{
+			"wallSeconds": b.convergeWall.Seconds(), "floorSeconds": floor.Seconds(), "tableauTermSeconds": tableauTerm.Seconds(),
+			"apiServerWritesAloneSeconds": alone.writesAlone.Seconds(), "apiServerWrites": alone.total, "ratio": ratio,
+			"createsAloneSeconds": alone.createAlone.Seconds(), "createsInRunSeconds": b.createTime.Seconds(),
+			"writesNotReplayed": alone.skipped,
+		},
+		first: true,
+	})
+	return nil
+}
 
+// measureWritesAlone creates n copies of the bench's TableauWebhooks in floorNamespace and
+// makes on them the writes of writesByKey (a run's manager writes, over n resources) with
+// --max-concurrent-reconciles workers, while no manager runs. It removes the copies after.
+func (b *bench) measureWritesAlone(ctx context.Context, n int, writesByKey localenv.APIRequests) (writesAlone, error) {
+	workers := b.cfg.concurrency
 	var ops []writeOp
-	var skipped []string
-	for k, v := range b.writesByKey {
+	var res writesAlone
+	for k, v := range writesByKey {
 		c := int(v)
 		switch {
 		case k.Resource == "tableauwebhooks" && k.Subresource == "" && (k.Verb == "PATCH" || k.Verb == "PUT" || k.Verb == "APPLY"):
@@ -55,27 +91,26 @@ func (b *bench) apiServerAlone(ctx context.Context) error {
 		case k.Resource == "events" && k.Verb == "PATCH":
 			ops = append(ops, writeOp{key: k, count: c, order: 3})
 		default:
-			skipped = append(skipped, fmt.Sprintf("%s=%d", k, c))
+			res.skipped = append(res.skipped, fmt.Sprintf("%s=%d", k, c))
 		}
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].order < ops[j].order })
-	total := 0
 	for _, op := range ops {
-		total += op.count
+		res.total += op.count
 	}
 	b.logf("API server alone: %d creates at %d workers, then %d writes (%s) at %d workers, manager stopped...",
-		n, b.cfg.createWorkers, total, b.writesByKey.Without("tableausites"), workers)
+		n, b.cfg.createWorkers, res.total, writesByKey.Without("tableausites"), workers)
 
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: floorNamespace}}
 	if err := b.fast.Create(ctx, ns); client.IgnoreAlreadyExists(err) != nil {
-		return err
+		return res, err
 	}
 	objs := b.webhookObjects(floorNamespace, 0, n)
 	start := time.Now()
 	if err := localenv.CreateAll(ctx, b.fast, objs, b.cfg.createWorkers); err != nil {
-		return err
+		return res, err
 	}
-	createAlone := time.Since(start)
+	res.createAlone = time.Since(start)
 
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -90,7 +125,7 @@ func (b *bench) apiServerAlone(ctx context.Context) error {
 				if i >= n {
 					return
 				}
-				if err := b.replayWrites(ctx, objs[i].(*tableauv1.TableauWebhook), i, ops); err != nil {
+				if err := b.replayWrites(ctx, objs[i].(*tableauv1.TableauWebhook), i, n, ops); err != nil {
 					errs <- err
 					return
 				}
@@ -98,51 +133,31 @@ func (b *bench) apiServerAlone(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	writesAlone := time.Since(start)
+	res.writesAlone = time.Since(start)
 	close(errs)
 	if err := <-errs; err != nil {
-		return err
+		return res, err
 	}
 
 	// Leave nothing behind for the next manager to reconcile: the admission policy put the
 	// manager's finalizer on each copy, and no manager is there to remove it.
 	for _, obj := range objs {
 		if err := b.fast.Patch(ctx, obj, mergePatch(map[string]any{"metadata": map[string]any{"finalizers": nil}})); err != nil {
-			return err
+			return res, err
 		}
 	}
 	if err := b.fast.DeleteAllOf(ctx, &tableauv1.TableauWebhook{}, client.InNamespace(floorNamespace)); err != nil {
-		return err
+		return res, err
 	}
 	if err := b.fast.DeleteAllOf(ctx, &eventsv1.Event{}, client.InNamespace(floorNamespace)); err != nil {
-		return err
+		return res, err
 	}
-
-	tableauTerm := time.Duration(n) * b.cfg.latency / time.Duration(workers)
-	floor := tableauTerm + writesAlone
-	ratio := b.convergeWall.Seconds() / floor.Seconds()
-	b.report.add(Result{
-		Scenario: "1. Convergence", Metric: fmt.Sprintf("wall time, %d created at once until all Ready", n),
-		Value: b.convergeWall.Seconds(), Unit: "s",
-		Target: fmt.Sprintf("<= 2 x floor = %.2f s", 2*floor.Seconds()), Met: met(ratio <= 2),
-		Comparison: fmt.Sprintf("floor %s = %d x %s / %d (%s) + API server writes alone %s (%d writes, %d workers); wall/floor %.2f; creates alone %s (in the run: %s)",
-			seconds(floor), n, b.cfg.latency, workers, seconds(tableauTerm), seconds(writesAlone), total, workers, ratio,
-			seconds(createAlone), seconds(b.createTime)),
-		Details: map[string]any{
-			"wallSeconds": b.convergeWall.Seconds(), "floorSeconds": floor.Seconds(), "tableauTermSeconds": tableauTerm.Seconds(),
-			"apiServerWritesAloneSeconds": writesAlone.Seconds(), "apiServerWrites": total, "ratio": ratio,
-			"createsAloneSeconds": createAlone.Seconds(), "createsInRunSeconds": b.createTime.Seconds(),
-			"writesNotReplayed": skipped,
-		},
-		first: true,
-	})
-	return nil
+	return res, nil
 }
 
-// replayWrites makes the share of each write kind that falls to resource i, in reconcile
+// replayWrites makes the share of each write kind that falls to resource i of n, in reconcile
 // order: metadata patches, status patches, Events.
-func (b *bench) replayWrites(ctx context.Context, wh *tableauv1.TableauWebhook, i int, ops []writeOp) error {
-	n := b.cfg.n
+func (b *bench) replayWrites(ctx context.Context, wh *tableauv1.TableauWebhook, i, n int, ops []writeOp) error {
 	var eventName string
 	for _, op := range ops {
 		times := op.count / n

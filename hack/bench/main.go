@@ -8,21 +8,30 @@
 //	BENCH_N=200 make bench     # a quicker look
 //	go run ./hack/bench --help
 //
-// Scenarios, in the order they run:
+// Steps, in the order they run, with the table's scenario names:
 //
-//  1. Convergence: N TableauWebhooks created at once (32 concurrent client calls) on one
+//   - 1. Convergence: N TableauWebhooks created at once (32 concurrent client calls) on one
 //     site, until all are Ready. Wall time against the floor N x latency / concurrency plus
-//     the time the API server needs for the same Kubernetes writes made alone (measured in
-//     step 3 with the manager stopped); Tableau requests per webhook from the simulator's
-//     statistics; Kubernetes writes per webhook from the API server's apiserver_request_total.
-//  2. Spec change to Tableau updated, on the idle system: p50 and p99.
-//     Then the manager's RSS at N after a GC window.
-//  3. The API server's write time alone (no manager running): the floor of scenario 1.
-//  4. Steady state: a manager with a short --resync-period observes 5 periods: Tableau
+//     the time the API server needs for the same Kubernetes writes made alone (measured with
+//     the manager stopped, two steps later); Tableau requests per webhook from the
+//     simulator's statistics; Kubernetes writes per webhook from apiserver_request_total.
+//   - 3. Spec change to Tableau updated, on the idle system: p50 and p99; then 4. the
+//     manager's RSS at N after a GC window.
+//   - The API server's write time alone (no manager running): the floor of scenario 1.
+//   - 2. Steady state: a manager with a short --resync-period observes 5 periods: Tableau
 //     Lists per site per period, Tableau writes, Kubernetes writes.
-//  5. RSS at 10 x N: 9 x N more TableauWebhooks, converged, after a GC window.
-//  6. A plain client loop: N creations one after another with internal/tableau's client
+//   - 6. Tableau Cloud latency (150 ms per call): N TableauWebhooks on a second simulator
+//     until all are Ready, then the plain loop of scenario 5 at that latency; the operator
+//     must be 5 times faster.
+//   - 4. At 10 x N: scenario 1's webhooks deleted, then 10 x N created at once from empty on
+//     a fresh manager: wall time against its floor (measured the same way), writes per
+//     webhook, RSS sampled every second, after a GC window and at its peak; then idle CPU
+//     over 5 resync periods of a manager restarted with --resync-period=1m.
+//   - 5. Plain client loop: N creations one after another with internal/tableau's client
 //     against a fresh simulator, as a script would do them.
+//
+// It draws bin/bench/ready.svg (Ready over time of the operator and the plain loop at both
+// latencies) and bin/bench/rss.svg (the manager's memory over the 10 x N run) with gonum/plot.
 //
 // The machine is noted in the output: on a small shared machine the figures are noisy.
 package main
@@ -68,6 +77,9 @@ type config struct {
 	convergeDeadline time.Duration
 	managerEnv       stringList
 	rssSoak          time.Duration
+	slowLatency      time.Duration
+	idleResync       time.Duration
+	idlePeriods      int
 }
 
 // stringList is a repeatable string flag.
@@ -111,6 +123,14 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(out, "\nResults written to %s\n", cfg.out)
+	plots, err := b.drawPlots(filepath.Dir(cfg.out))
+	for _, p := range plots {
+		fmt.Fprintf(out, "Plot written to %s\n", p)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: draw the plots: %v\n", err)
+		return 1
+	}
 	if runErr != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", runErr)
 		return 1
@@ -141,6 +161,9 @@ func parseConfig(args []string) (config, error) {
 	fs.BoolVar(&c.strict, "strict", os.Getenv("BENCH_STRICT") != "", "exit 1 when a target is missed (env BENCH_STRICT)")
 	fs.DurationVar(&c.convergeDeadline, "converge-timeout", 0, "give up waiting for convergence after this (default: scaled with n)")
 	fs.DurationVar(&c.rssSoak, "rss-soak", 0, "after the large RSS measurement, stay idle this long sampling RSS (13m outlasts the events recorder's cache)")
+	fs.DurationVar(&c.slowLatency, "slow-latency", 150*time.Millisecond, "simulator latency of the second latency point (scenario 6; 0 skips it)")
+	fs.DurationVar(&c.idleResync, "idle-resync-period", time.Minute, "the manager's --resync-period while its idle CPU is measured at rss-n")
+	fs.IntVar(&c.idlePeriods, "idle-periods", 5, "resync periods over which the idle CPU at rss-n is measured (0 skips it)")
 	fs.Var(&c.managerEnv, "manager-env", "NAME=value in the managers' environment, e.g. GOMEMLIMIT=120MiB or GODEBUG=gctrace=1 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -206,6 +229,11 @@ type bench struct {
 	writesByKey   localenv.APIRequests // the manager's Kubernetes writes during convergence
 	managerArgs   []string
 	managerNumber int
+
+	// What the plots draw: Ready (or created) over time per run, and the memory of the
+	// manager over the large run.
+	curves     []curve
+	rssSamples []rssSample
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -269,7 +297,8 @@ func (b *bench) run(ctx context.Context) error {
 		{"spec change and RSS at N", b.specChangeAndRSS},
 		{"API server writes alone", b.apiServerAlone},
 		{"steady state", b.steadyState},
-		{"RSS at 10 x N", b.rssLarge},
+		{"latency of Tableau Cloud", b.slowLatency},
+		{"10 x N from empty", b.largeRun},
 		{"plain client loop", b.plainLoop},
 	}
 	for _, s := range steps {

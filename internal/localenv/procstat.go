@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ProcessMemory is a process's memory as /proc/PID/status reports it (Linux only), in bytes.
@@ -76,4 +77,44 @@ func (m *Manager) Memory() (ProcessMemory, error) {
 		return ProcessMemory{}, fmt.Errorf("the manager is not running")
 	}
 	return ReadProcessMemory(pid)
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's CPU times: 100 on every Linux
+// architecture Go supports.
+const clockTicks = 100
+
+// ProcessCPU returns the CPU time a process has used, user plus system (/proc/PID/stat fields
+// utime and stime; Linux only).
+func ProcessCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: fields are counted
+	// from the last ')'.
+	s := string(data)
+	end := strings.LastIndexByte(s, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	fields := strings.Fields(s[end+1:])
+	// fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields)+2)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, fields[11], fields[12])
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// CPU returns the CPU time the running manager has used.
+func (m *Manager) CPU() (time.Duration, error) {
+	pid := m.Pid()
+	if pid == 0 {
+		return 0, fmt.Errorf("the manager is not running")
+	}
+	return ProcessCPU(pid)
 }
