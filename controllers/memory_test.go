@@ -12,12 +12,15 @@ import (
 
 	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/controllers"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau/tableautest"
 )
 
 // The manager keeps nothing for objects that are gone: after 1,000 TableauWebhooks (half of
 // them with a urlFrom Secret) on a few TableauSites are created, made Ready and deleted, with
 // their sites and Secrets, every map it keeps per object (sites, sessions, observation caches
-// and their owners, Secret data, applied digests) is back to its size before.
+// and their owners, Secret data, applied digests) is back to its size before, and the metrics
+// have no series left for them (tableau_resource_condition, one per resource while it exists,
+// and the re-enabled timestamps of the webhooks that Tableau had disabled).
 func TestNoMemoryKeptForDeletedObjects(t *testing.T) {
 	t.Parallel()
 	const sites, webhooks = 4, 1000
@@ -27,6 +30,9 @@ func TestNoMemoryKeptForDeletedObjects(t *testing.T) {
 		o.TableauQPS, o.TableauBurst = 5000, 5000
 	}))
 	before := footprint()
+	if got := perNamespace(t, e.ns); got["tableau_resource_condition"]+got["tableau_webhook_reenabled_timestamp_seconds"] != 0 {
+		t.Fatalf("series for namespace %s before anything was created: %v", e.ns, got)
+	}
 
 	var objs []client.Object
 	e.create(e.patSecretObj("pat"))
@@ -43,6 +49,10 @@ func TestNoMemoryKeptForDeletedObjects(t *testing.T) {
 		objs = append(objs, wh)
 	}
 	inParallel(t, objs, func(ctx context.Context, o client.Object) error { return k8s.Create(ctx, o) })
+	// Tableau disables a few of them as soon as they exist (their destination failing): the
+	// operator enables them again after the site's next List.
+	const reenabled = 5
+	disabled := map[string]bool{}
 	eventually(t, 3*time.Minute, func() error {
 		var list tableauv1.TableauWebhookList
 		if err := k8s.List(e.ctx, &list, client.InNamespace(e.ns)); err != nil {
@@ -52,6 +62,12 @@ func TestNoMemoryKeptForDeletedObjects(t *testing.T) {
 		for _, w := range list.Items {
 			if w.Status.WebhookID != "" && w.Status.PendingCreate == nil {
 				ready++
+				if len(disabled) < reenabled && !disabled[w.Name] {
+					disabled[w.Name] = true
+					e.sim.EditWebhook(siteName, w.Status.WebhookID, func(w *tableautest.Webhook) {
+						w.Enabled, w.StatusChangeReason = false, tableautest.ReasonDeliveryFailures
+					})
+				}
 			}
 		}
 		if ready != webhooks {
@@ -63,6 +79,13 @@ func TestNoMemoryKeptForDeletedObjects(t *testing.T) {
 	if during["appliedDigests"] != webhooks || during["sites"] != sites || during["secretValues"] < webhooks/2 {
 		t.Errorf("footprint with everything Ready: %v (want %d applied digests, %d sites, at least %d Secrets)", during, webhooks, sites, webhooks/2)
 	}
+	eventually(t, 3*time.Minute, func() error {
+		got := perNamespace(t, e.ns)
+		if got["tableau_resource_condition"] != webhooks+sites || got["tableau_webhook_reenabled_timestamp_seconds"] != reenabled {
+			return fmt.Errorf("series for namespace %s: %v, want %d tableau_resource_condition and %d re-enabled timestamps", e.ns, got, webhooks+sites, reenabled)
+		}
+		return nil
+	})
 
 	inParallel(t, objs, func(ctx context.Context, o client.Object) error { return client.IgnoreNotFound(k8s.Delete(ctx, o)) })
 	if err := k8s.Delete(e.ctx, e.patSecretObj("pat")); err != nil {
@@ -82,6 +105,9 @@ func TestNoMemoryKeptForDeletedObjects(t *testing.T) {
 		}
 		if got := footprint(); !maps.Equal(got, before) {
 			return fmt.Errorf("footprint %v, want %v as before", got, before)
+		}
+		if got := perNamespace(t, e.ns); got["tableau_resource_condition"]+got["tableau_webhook_reenabled_timestamp_seconds"] != 0 {
+			return fmt.Errorf("series left for namespace %s: %v", e.ns, got)
 		}
 		return nil
 	})

@@ -125,6 +125,10 @@ func setup(ctx context.Context, mgr manager.Manager, opts Options) (*operator, e
 	if err := (&CredentialsProtectionReconciler{Client: mgr.GetClient()}).setupWithManager(mgr, opts); err != nil {
 		return nil, err
 	}
+	// tableau_resource_condition, read from this manager's cache while it leads.
+	if err := mgr.Add(&conditionSource{collector: metrics.conditions, cache: mgr.GetCache()}); err != nil {
+		return nil, err
+	}
 	return &operator{conns: conns, webhooks: webhooks}, nil
 }
 
@@ -341,6 +345,7 @@ func (r *TableauWebhookReconciler) onWebhookDeleted(ctx context.Context, e event
 		r.applied.Delete(wh.UID)
 		r.rejected.Delete(wh.UID)
 		r.conns.dropOwner(client.ObjectKeyFromObject(wh))
+		r.Metrics.forgetWebhook(wh.Namespace, wh.Name)
 		if f := wh.Spec.Destination.URLFrom; f != nil {
 			forgetUnreferencedSecret(ctx, r.Client, r.secrets, types.NamespacedName{Namespace: wh.Namespace, Name: f.SecretKeyRef.Name})
 		}

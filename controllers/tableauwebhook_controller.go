@@ -89,6 +89,11 @@ type rejection struct {
 func (r *TableauWebhookReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	wh := &tableauv1.TableauWebhook{}
 	if err := r.Get(ctx, req.NamespacedName, wh); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Also done when the deletion is seen (onWebhookDeleted); here it follows any
+			// reconcile that was still running then.
+			r.Metrics.forgetWebhook(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	// Every message, Event, log line and Tableau error text of this reconcile is redacted
@@ -486,6 +491,7 @@ func (r *TableauWebhookReconciler) updateWebhook(ctx context.Context, wh *tablea
 			reason = "no reason given"
 		}
 		r.event(ctx, wh, corev1.EventTypeWarning, eventReenabled, "Update", "Re-enabled webhook %s, which Tableau had disabled: %s", w.ID, reason)
+		r.Metrics.webhookReenabled(wh, time.Now())
 	}
 	return w, nil
 }

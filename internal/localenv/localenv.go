@@ -324,16 +324,28 @@ func (e *Env) Close() error {
 }
 
 // waitFinalizerPolicy waits until creating a TableauWebhook goes through config/admission's
-// MutatingAdmissionPolicy: the API server loads a new policy, and the schema of a new CRD
-// that a policy needs, a few seconds after they are created, and until then answers 503 to the
-// creation of a TableauWebhook. A server-side dry run of a creation tells when it is ready.
+// MutatingAdmissionPolicy (WaitWebhookAdmission).
 func (e *Env) waitFinalizerPolicy(ctx context.Context) error {
+	start := time.Now()
+	if err := e.WaitWebhookAdmission(ctx, true); err != nil {
+		return fmt.Errorf("the finalizer admission policy of config/admission did not take effect after %s: %w", time.Since(start).Round(time.Millisecond), err)
+	}
+	return nil
+}
+
+// WaitWebhookAdmission waits (up to a minute) until the API server admits the creation of a
+// TableauWebhook, tried as a server-side dry run, and, with wantFinalizer, until the
+// creation comes out with the manager's finalizer from config/admission's policy. The API
+// server loads a new MutatingAdmissionPolicy, and the schema of a new CRD that the policy
+// needs, a few seconds after they are created, and until then answers such a creation with
+// 503 ("Resource kind ... not found"): call it after installing the CRDs and the policy and
+// before creating TableauWebhooks.
+func (e *Env) WaitWebhookAdmission(ctx context.Context, wantFinalizer bool) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	start := time.Now()
-	err := Poll(ctx, func(ctx context.Context) error {
+	return Poll(ctx, func(ctx context.Context) error {
 		probe := &tableauv1alpha1.TableauWebhook{
-			ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "localenv-policy-probe"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "localenv-admission-probe"},
 			Spec: tableauv1alpha1.TableauWebhookSpec{
 				SiteRef:     tableauv1alpha1.SiteReference{Name: "probe"},
 				Event:       "WorkbookCreated",
@@ -343,15 +355,11 @@ func (e *Env) waitFinalizerPolicy(ctx context.Context) error {
 		if err := e.Client.Create(ctx, probe, client.DryRunAll); err != nil {
 			return err
 		}
-		if !slices.Contains(probe.Finalizers, webhookFinalizer) {
+		if wantFinalizer && !slices.Contains(probe.Finalizers, webhookFinalizer) {
 			return fmt.Errorf("the admission policy did not add the finalizer %s yet", webhookFinalizer)
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("the finalizer admission policy of config/admission did not take effect after %s: %w", time.Since(start).Round(time.Millisecond), err)
-	}
-	return nil
 }
 
 // webhookFinalizer is the finalizer config/admission's policy adds.

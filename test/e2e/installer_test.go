@@ -149,7 +149,9 @@ func TestInstaller(t *testing.T) {
 // creates (by impersonation), with the Deployment's flags (leader election included) and every
 // namespace watched, through a create/update/delete scenario: the installer's RBAC must be
 // enough, and the log must show no "forbidden". Stopping it with SIGTERM must sign its Tableau
-// session out.
+// session out. Its /metrics serves every metric that the alerting rules and the Grafana
+// dashboard use (monitoring_test.go): before it saw any resource, and once a webhook that
+// Tableau disabled was enabled again.
 func TestManagerWithShippedRBAC(t *testing.T) {
 	requireE2E(t)
 	t.Parallel()
@@ -202,6 +204,8 @@ func TestManagerWithShippedRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	showLogOnFailure(t, mgr)
+	waitLeading(ctx, t, mgr)
+	checkMonitoringMetrics(ctx, t, mgr, true)
 
 	const team = "team-a"
 	site := &tableauv1.TableauSite{
@@ -221,6 +225,9 @@ func TestManagerWithShippedRBAC(t *testing.T) {
 			SiteRef:     tableauv1.SiteReference{Name: "marketing"},
 			Event:       "DatasourceRefreshFailed",
 			Destination: tableauv1.Destination{URL: "https://hooks.example.com/first"},
+			// The shortest drift-check period the API admits: the webhook that Tableau disables
+			// below is enabled again within about a minute.
+			ResyncPeriod: &metav1.Duration{Duration: 30 * time.Second},
 		},
 	}
 	setup := []client.Object{
@@ -241,6 +248,9 @@ func TestManagerWithShippedRBAC(t *testing.T) {
 	inTableau := simWebhookNamed(ctx, t, sim, team+"/refresh-failed", "https://hooks.example.com/first")
 	secretsHeldOnlyByFinalizer(ctx, t, env, kubeconfig, team, "tableau-pat")
 
+	t.Log("Tableau disables the webhook, the operator enables it again: every metric of the alerts and the dashboard is served")
+	reenabledLikeTableau(ctx, t, mgr, sim, "marketing", inTableau.ID, team, webhook.Name)
+
 	t.Log("update the destination")
 	webhook.Spec.Destination.URL = "https://hooks.example.com/second"
 	if err := env.Apply(ctx, []client.Object{webhook}); err != nil {
@@ -258,6 +268,7 @@ func TestManagerWithShippedRBAC(t *testing.T) {
 	if err := env.WaitGone(within(t, time.Minute), webhook); err != nil {
 		t.Fatal(err)
 	}
+	noSeriesLeft(ctx, t, mgr, team, webhook.Name)
 	if left := sim.Server.Webhooks("marketing"); len(left) != 0 {
 		t.Errorf("webhooks left in Tableau after the delete: %+v", left)
 	}
@@ -319,6 +330,15 @@ func waitEstablished(ctx context.Context, t *testing.T, env *localenv.Env, crds 
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// With the TableauWebhook CRD new, the installer's MutatingAdmissionPolicy answers its
+	// creations with 503 for a few seconds: wait, as a client would retry.
+	for _, obj := range crds {
+		if obj.GetName() == "tableauwebhooks."+tableauv1.GroupVersion.Group {
+			if err := env.WaitWebhookAdmission(ctx, false); err != nil {
+				t.Fatalf("creations of TableauWebhooks are not admitted: %v", err)
+			}
+		}
 	}
 }
 

@@ -39,6 +39,10 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	code := m.Run()
+	// podman's storage under dir (container_test.go) holds files only podman removes cleanly.
+	if err := closeEngine(); err != nil {
+		fmt.Fprintln(os.Stderr, "remove podman's containers and images:", err)
+	}
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
