@@ -82,17 +82,9 @@ func (b *bench) drawPlots(dir string) ([]string, error) {
 			}
 		}
 		for _, c := range b.curves {
-			l, err := plotter.NewLine(c.points)
-			if err != nil {
+			if err := addLine(p, c, palette[slices.Index(latencies, c.latency)%len(palette)]); err != nil {
 				return written, err
 			}
-			l.Color = palette[slices.Index(latencies, c.latency)%len(palette)]
-			l.Width = vg.Points(1.5)
-			if c.dashed {
-				l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-			}
-			p.Add(l)
-			p.Legend.Add(c.name, l)
 		}
 		path := filepath.Join(dir, "ready.svg")
 		if err := p.Save(9*vg.Inch, 5*vg.Inch, path); err != nil {
@@ -121,33 +113,14 @@ func (b *bench) drawPlots(dir string) ([]string, error) {
 				readyAt = append(readyAt, plotter.XY{X: s.at, Y: 0}, plotter.XY{X: s.at, Y: s.rss})
 			}
 		}
-		lines := []struct {
-			name   string
-			xys    plotter.XYs
-			dashed bool
-		}{
-			{"RSS", rss, false},
-			{"anonymous (heap, stacks, runtime)", anon, false},
-		}
+		lines := []curve{{name: "RSS", points: rss}, {name: "anonymous (heap, stacks, runtime)", points: anon}}
 		if len(readyAt) > 0 {
-			lines = append(lines, struct {
-				name   string
-				xys    plotter.XYs
-				dashed bool
-			}{"all Ready", readyAt, true})
+			lines = append(lines, curve{name: "all Ready", dashed: true, points: readyAt})
 		}
-		for i, line := range lines {
-			l, err := plotter.NewLine(line.xys)
-			if err != nil {
+		for i, c := range lines {
+			if err := addLine(p, c, palette[i%len(palette)]); err != nil {
 				return written, err
 			}
-			l.Color = palette[i%len(palette)]
-			l.Width = vg.Points(1.5)
-			if line.dashed {
-				l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-			}
-			p.Add(l)
-			p.Legend.Add(line.name, l)
 		}
 		path := filepath.Join(dir, "rss.svg")
 		if err := p.Save(9*vg.Inch, 5*vg.Inch, path); err != nil {
@@ -156,4 +129,20 @@ func (b *bench) drawPlots(dir string) ([]string, error) {
 		written = append(written, path)
 	}
 	return written, nil
+}
+
+// addLine draws c on p in colour col, dashed if c says so, and names it in the legend.
+func addLine(p *plot.Plot, c curve, col color.Color) error {
+	l, err := plotter.NewLine(c.points)
+	if err != nil {
+		return err
+	}
+	l.Color = col
+	l.Width = vg.Points(1.5)
+	if c.dashed {
+		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	}
+	p.Add(l)
+	p.Legend.Add(c.name, l)
+	return nil
 }

@@ -852,25 +852,11 @@ func TestChartManagerRuns(t *testing.T) {
 	env := startEnv(t, localenv.Options{NoCRDs: true, NoControllerManager: true})
 	ctx := within(t, 3*time.Minute)
 	objs := renderChart(t, allOnRelease, allOnNamespace, clusterOf(t, env), allOnValues())
-	deploy := managerDeployment(t, objs)
-	var install, crds []client.Object
-	for _, obj := range objs {
-		switch kindOf(obj) {
-		case "Deployment", "ServiceMonitor", "PrometheusRule":
-			continue
-		case "CustomResourceDefinition":
-			crds = append(crds, obj)
-		}
-		install = append(install, obj)
-	}
 	nsObjs := []client.Object{}
 	for _, ns := range []string{allOnNamespace, "team-a", "unwatched"} {
 		nsObjs = append(nsObjs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	}
-	if err := env.Apply(ctx, append(nsObjs, install...)); err != nil {
-		t.Fatalf("install: %v", err)
-	}
-	waitEstablished(ctx, t, env, crds)
+	deploy := installAllButDeployment(ctx, t, env, objs, nsObjs, "ServiceMonitor", "PrometheusRule")
 
 	kubeconfig, err := env.ImpersonatingKubeconfig("chart-sa", localenv.ServiceAccountUser(allOnNamespace, deploy.Spec.Template.Spec.ServiceAccountName))
 	if err != nil {
@@ -1047,21 +1033,6 @@ func TestContainerFromChart(t *testing.T) {
 		"manager.leaderElection.leaseDuration", "20s",
 		"manager.resyncPeriod", "1m",
 	))
-	deploy := managerDeployment(t, objs)
-	install := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}}
-	var crds []client.Object
-	for _, obj := range objs {
-		switch kindOf(obj) {
-		case "Deployment":
-			continue
-		case "CustomResourceDefinition":
-			crds = append(crds, obj)
-		}
-		install = append(install, obj)
-	}
-	if err := env.Apply(ctx, install); err != nil {
-		t.Fatalf("install: %v", err)
-	}
-	waitEstablished(ctx, t, env, crds)
+	deploy := installAllButDeployment(ctx, t, env, objs, []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}})
 	testDeploymentInContainer(t, env, namespace, deploy)
 }

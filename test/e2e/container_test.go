@@ -38,22 +38,7 @@ func TestContainerFromInstaller(t *testing.T) {
 	env := startEnv(t, localenv.Options{NoCRDs: true})
 	ctx := within(t, 2*time.Minute)
 
-	objs := installerObjects(t, env)
-	deploy := managerDeployment(t, objs)
-	var install, crds []client.Object
-	for _, obj := range objs {
-		switch kindOf(obj) {
-		case "Deployment":
-			continue
-		case "CustomResourceDefinition":
-			crds = append(crds, obj)
-		}
-		install = append(install, obj)
-	}
-	if err := env.Apply(ctx, install); err != nil {
-		t.Fatalf("install: %v", err)
-	}
-	waitEstablished(ctx, t, env, crds)
+	deploy := installAllButDeployment(ctx, t, env, installerObjects(t, env), nil)
 	testDeploymentInContainer(t, env, deploy.Namespace, deploy)
 }
 

@@ -161,23 +161,7 @@ func TestManagerWithShippedRBAC(t *testing.T) {
 
 	// Everything of the installer but the Deployment, for real: this API server has no nodes to
 	// run it on, so the manager runs here instead, with the Deployment's identity and flags.
-	objs := installerObjects(t, env)
-	deploy := managerDeployment(t, objs)
-	var install []client.Object
-	var crds []client.Object
-	for _, obj := range objs {
-		if kindOf(obj) == "Deployment" {
-			continue
-		}
-		install = append(install, obj)
-		if kindOf(obj) == "CustomResourceDefinition" {
-			crds = append(crds, obj)
-		}
-	}
-	if err := env.Apply(ctx, install); err != nil {
-		t.Fatalf("install: %v", err)
-	}
-	waitEstablished(ctx, t, env, crds)
+	deploy := installAllButDeployment(ctx, t, env, installerObjects(t, env), nil)
 
 	sa := deploy.Spec.Template.Spec.ServiceAccountName
 	ns := deploy.Namespace
@@ -305,6 +289,30 @@ func TestManagerWithShippedRBAC(t *testing.T) {
 			t.Errorf("the manager was refused something the installer should grant:\n%s", line)
 		}
 	}
+}
+
+// installAllButDeployment applies first and then objs, leaving out the Deployment and the
+// kinds in skip, for real (this API server has no nodes to run the Deployment on), waits until
+// their CRDs are served, and returns the Deployment.
+func installAllButDeployment(ctx context.Context, t *testing.T, env *localenv.Env, objs, first []client.Object, skip ...string) *appsv1.Deployment {
+	t.Helper()
+	deploy := managerDeployment(t, objs)
+	install := append([]client.Object{}, first...)
+	var crds []client.Object
+	for _, obj := range objs {
+		switch kind := kindOf(obj); {
+		case kind == "Deployment" || slices.Contains(skip, kind):
+			continue
+		case kind == "CustomResourceDefinition":
+			crds = append(crds, obj)
+		}
+		install = append(install, obj)
+	}
+	if err := env.Apply(ctx, install); err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	waitEstablished(ctx, t, env, crds)
+	return deploy
 }
 
 // waitEstablished waits until the API server serves the CRDs.
