@@ -49,6 +49,7 @@ func main() {
 		metricsAddr          string
 		secureMetrics        bool
 		probeAddr            string
+		pprofAddr            string
 		enableLeaderElection bool
 		leaderElectionNS     string
 		leaseDuration        time.Duration
@@ -64,6 +65,8 @@ func main() {
 			"authorized to get /metrics; needs the RBAC in config/rbac/metrics_auth_role.yaml.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081",
 		"The address the health probe endpoints (/healthz, /readyz) bind to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "",
+		"The address of Go's profiling endpoints (/debug/pprof/), plain HTTP and unauthenticated, for diagnosis only. Empty disables them.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Enable leader election, so that only one of several replicas reconciles at a time (Lease "+leaderElectionID+").")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
@@ -124,6 +127,7 @@ func main() {
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        leaderElectionID,
 		LeaderElectionNamespace: leaderElectionNS,

@@ -32,6 +32,9 @@ type ManagerOptions struct {
 
 	// ReadyTimeout bounds the wait for /readyz. Default: one minute.
 	ReadyTimeout time.Duration
+
+	// Pprof serves Go's profiles on a free loopback port too (--pprof-bind-address, PprofURL).
+	Pprof bool
 }
 
 // Manager is a running manager binary.
@@ -42,6 +45,9 @@ type Manager struct {
 	MetricsURL string
 	// HealthURL is its probe server, e.g. http://127.0.0.1:40124 (/healthz, /readyz).
 	HealthURL string
+	// PprofURL is its profiling endpoint, e.g. http://127.0.0.1:40125/debug/pprof, when
+	// ManagerOptions.Pprof asked for one.
+	PprofURL string
 	// Args are the flags it runs with.
 	Args []string
 
@@ -85,18 +91,24 @@ func (e *Env) StartManager(ctx context.Context, opts ManagerOptions) (*Manager, 
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		var ports []int
-		if ports, err = FreePorts(2); err != nil {
+		if ports, err = FreePorts(3); err != nil {
 			return nil, err
 		}
 		metricsAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 		healthAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 		m.MetricsURL = "http://" + metricsAddr + "/metrics"
 		m.HealthURL = "http://" + healthAddr
-		m.Args = append([]string{
+		m.Args = []string{
 			"--kubeconfig=" + kubeconfig,
 			"--metrics-bind-address=" + metricsAddr,
 			"--health-probe-bind-address=" + healthAddr,
-		}, opts.Args...)
+		}
+		if opts.Pprof {
+			pprofAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
+			m.PprofURL = "http://" + pprofAddr + "/debug/pprof"
+			m.Args = append(m.Args, "--pprof-bind-address="+pprofAddr)
+		}
+		m.Args = append(m.Args, opts.Args...)
 		m.proc.args = m.Args
 		if err = m.proc.start(nil); err != nil {
 			return nil, err

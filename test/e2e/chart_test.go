@@ -740,6 +740,9 @@ func managerFlags() []managerFlag {
 // notChartFlags are the manager's flags that the chart does not set, and why.
 var notChartFlags = map[string]string{
 	"kubeconfig": "in a pod the manager uses its ServiceAccount (in-cluster config)",
+	// Unauthenticated profiles of the process: for a diagnosis, through manager.extraArgs and a
+	// port-forward, never served by default.
+	"pprof-bind-address": "a diagnosis-only endpoint, set through manager.extraArgs",
 }
 
 // managerHelp runs the manager with -help and returns its flags with their defaults ("" when
