@@ -94,6 +94,9 @@ func (b *bench) largeRun(ctx context.Context) error {
 	if err := b.recordRSS(ctx, big, "RSS at N"); err != nil {
 		return err
 	}
+	if err := b.heapProfile(ctx, big); err != nil {
+		return err
+	}
 	if err := b.soakRSS(ctx, big); err != nil {
 		return err
 	}
@@ -188,10 +191,10 @@ func (b *bench) idleCPU(ctx context.Context, n int) error {
 		return err
 	}
 	began := time.Now()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(time.Duration(periods) * resync):
+	window := time.Duration(periods) * resync
+	cpuProfile, err := b.fetchProfile(ctx, fmt.Sprintf("profile?seconds=%d", int(window.Seconds())), fmt.Sprintf("cpu-idle-%d.pb.gz", n))
+	if err != nil {
+		return err
 	}
 	cpu1, err := mgr.CPU()
 	if err != nil {
@@ -199,6 +202,7 @@ func (b *bench) idleCPU(ctx context.Context, n int) error {
 	}
 	elapsed := time.Since(began)
 	used := cpu1 - cpu0
+	hottest, top := cpuSummary(cpuProfile)
 	percent := 100 * used.Seconds() / elapsed.Seconds()
 	reconciled, err := b.reconciles(ctx)
 	if err != nil {
@@ -208,8 +212,10 @@ func (b *bench) idleCPU(ctx context.Context, n int) error {
 		Scenario: "4. At 10 x N", Metric: fmt.Sprintf("idle CPU on %d converged, %d resync periods of %s", n, periods, resync), Value: percent, Unit: "% of a core",
 		Target: "< 2", Met: met(percent < 2),
 		Comparison: fmt.Sprintf("%.2f CPU seconds per minute (%s over %s, user + system from /proc); %.0f reconciles since the start; a resync period of %s does %.0fx the work per minute of the default 10m",
-			used.Seconds()/elapsed.Minutes(), used.Round(10*time.Millisecond), elapsed.Round(time.Second), reconciled, resync, (10*time.Minute).Seconds()/resync.Seconds()),
-		Details: map[string]any{"cpuSeconds": used.Seconds(), "elapsedSeconds": elapsed.Seconds(), "resyncPeriod": resync.String(), "periods": periods},
+			used.Seconds()/elapsed.Minutes(), used.Round(10*time.Millisecond), elapsed.Round(time.Second), reconciled, resync, (10*time.Minute).Seconds()/resync.Seconds()) +
+			"; " + hottest,
+		Details: map[string]any{"cpuSeconds": used.Seconds(), "elapsedSeconds": elapsed.Seconds(), "resyncPeriod": resync.String(), "periods": periods,
+			"profile": cpuProfile, "top": top},
 	})
 	if err := b.mgr.Stop(); err != nil {
 		return err

@@ -323,6 +323,7 @@ func (b *bench) startManager(ctx context.Context, extra ...string) (*localenv.Ma
 		Args:   append(append([]string{}, b.managerArgs...), extra...),
 		Env:    b.cfg.managerEnv,
 		Name:   fmt.Sprintf("manager-%d", b.managerNumber),
+		Pprof:  true,
 	})
 	if err != nil {
 		return nil, err
