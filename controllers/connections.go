@@ -428,11 +428,11 @@ func (c *connections) settings(ctx context.Context, site *tableauv1.TableauSite)
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%d\x00", site.UID, site.Generation)
 	for _, name := range siteSecretNames(site) {
-		data, err := c.readSecret(ctx, site.Namespace, name)
+		digest, err := c.secrets.digest(ctx, types.NamespacedName{Namespace: site.Namespace, Name: name})
 		if err != nil {
-			return "", err
+			return "", secretError(site.Namespace, name, err)
 		}
-		fmt.Fprintf(h, "%s=%s\x00", name, dataDigest(data))
+		fmt.Fprintf(h, "%s=%s\x00", name, digest)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

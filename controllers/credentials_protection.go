@@ -80,14 +80,14 @@ func (r *CredentialsProtectionReconciler) needed(ctx context.Context, key types.
 		return false, err
 	}
 	for i := range sites.Items {
+		// One is enough: Limit stops the cache from copying the others.
 		var hooks tableauv1.TableauWebhookList
-		if err := r.List(ctx, &hooks, client.MatchingFields{indexWebhookSite: client.ObjectKeyFromObject(&sites.Items[i]).String()}); err != nil {
+		if err := r.List(ctx, &hooks, client.MatchingFields{indexWebhookHolding: client.ObjectKeyFromObject(&sites.Items[i]).String()},
+			client.Limit(1), client.UnsafeDisableDeepCopy); err != nil {
 			return false, err
 		}
-		for j := range hooks.Items {
-			if needsCredentialsToGo(&hooks.Items[j]) {
-				return true, nil
-			}
+		if len(hooks.Items) > 0 {
+			return true, nil
 		}
 	}
 	return false, nil
@@ -150,8 +150,10 @@ func (r *CredentialsProtectionReconciler) setupWithManager(mgr ctrl.Manager, opt
 				addSecretsOf(e.Object, q)
 			},
 		}).
-		// Whether a TableauWebhook needs the credentials to go changes with its status and spec.
-		Watches(&tableauv1.TableauWebhook{}, handler.EnqueueRequestsFromMapFunc(r.secretsOfWebhooksSite)).
+		// Whether a TableauWebhook needs the credentials to go changes with its status and spec;
+		// the rest of its changes (most status writes) cannot change the answer.
+		Watches(&tableauv1.TableauWebhook{}, handler.EnqueueRequestsFromMapFunc(r.secretsOfWebhooksSite),
+			builder.WithPredicates(holdingChanged())).
 		WithOptions(controllerOptions(opts)).
 		Complete(r)
 }
@@ -170,6 +172,31 @@ func (r *CredentialsProtectionReconciler) secretsOfWebhooksSite(ctx context.Cont
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: site.Namespace, Name: name}})
 	}
 	return reqs
+}
+
+// holdingChanged passes the creation and deletion of a TableauWebhook whose deletion will call
+// Tableau, and the changes that start or end that need or move it to another site.
+func holdingChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { return holds(e.Object) },
+		DeleteFunc: func(e event.DeleteEvent) bool { return holds(e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*tableauv1.TableauWebhook)
+			n, ok2 := e.ObjectNew.(*tableauv1.TableauWebhook)
+			if !ok1 || !ok2 {
+				return true
+			}
+			return needsCredentialsToGo(o) != needsCredentialsToGo(n) || (needsCredentialsToGo(n) && siteKeyOf(o) != siteKeyOf(n))
+		},
+		GenericFunc: func(event.GenericEvent) bool { return true },
+	}
+}
+
+// holds reports whether the object is a TableauWebhook whose deletion will call Tableau (or is
+// not a TableauWebhook, which the handler then ignores).
+func holds(o client.Object) bool {
+	wh, ok := o.(*tableauv1.TableauWebhook)
+	return !ok || needsCredentialsToGo(wh)
 }
 
 // relevant passes Secrets that carry the finalizer or that some TableauSite reads.

@@ -2,6 +2,10 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -10,6 +14,11 @@ import (
 )
 
 // Field indexes that let watches and reconcilers find related objects without listing all.
+// The Lists that only read what they find pass client.UnsafeDisableDeepCopy: their items share
+// the cache's maps and slices and are never written, and at 10,000 TableauWebhooks a deep copy
+// of a site's webhooks per event was most of the manager's CPU. The four TableauWebhook indexes
+// of a site, a name, an ID and a holding are cluster-wide (indexClusterWide): never listed
+// InNamespace.
 const (
 	// indexWebhookSite indexes TableauWebhooks by "<namespace>/<name>" of their TableauSite.
 	indexWebhookSite = "tableau.webhook-operator.dev/site"
@@ -23,6 +32,10 @@ const (
 	indexWebhookID = "tableau.webhook-operator.dev/webhook-id"
 	// indexWebhookSecret indexes TableauWebhooks by the Secret of destination.urlFrom.
 	indexWebhookSecret = "tableau.webhook-operator.dev/secret"
+	// indexWebhookHolding indexes the TableauWebhooks whose deletion will call Tableau
+	// (needsCredentialsToGo) by "<namespace>/<name>" of their TableauSite, so that whether a
+	// site's Secrets are still needed is one index lookup, not a walk over its webhooks.
+	indexWebhookHolding = "tableau.webhook-operator.dev/holding"
 	// indexSiteSecret indexes TableauSites by the Secrets they read.
 	indexSiteSecret = "tableau.webhook-operator.dev/secret"
 )
@@ -32,18 +45,26 @@ func webhookIDKey(siteLUID, webhookID string) string { return siteLUID + "/" + w
 
 // setupIndexes registers the field indexes with the manager's cache.
 func setupIndexes(ctx context.Context, mgr manager.Manager) error {
-	idx := mgr.GetFieldIndexer()
-	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookSite, func(o client.Object) []string {
+	webhook := &tableauv1.TableauWebhook{}
+	if err := indexClusterWide(ctx, mgr, webhook, indexWebhookSite, func(o client.Object) []string {
 		return []string{siteKeyOf(o.(*tableauv1.TableauWebhook)).String()}
 	}); err != nil {
 		return err
 	}
-	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookName, func(o client.Object) []string {
+	if err := indexClusterWide(ctx, mgr, webhook, indexWebhookHolding, func(o client.Object) []string {
+		if wh := o.(*tableauv1.TableauWebhook); needsCredentialsToGo(wh) {
+			return []string{siteKeyOf(wh).String()}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := indexClusterWide(ctx, mgr, webhook, indexWebhookName, func(o client.Object) []string {
 		return []string{o.(*tableauv1.TableauWebhook).TableauName()}
 	}); err != nil {
 		return err
 	}
-	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookID, func(o client.Object) []string {
+	if err := indexClusterWide(ctx, mgr, webhook, indexWebhookID, func(o client.Object) []string {
 		if s := o.(*tableauv1.TableauWebhook).Status; s.WebhookID != "" {
 			return []string{webhookIDKey(s.SiteID, s.WebhookID)}
 		}
@@ -51,7 +72,8 @@ func setupIndexes(ctx context.Context, mgr manager.Manager) error {
 	}); err != nil {
 		return err
 	}
-	if err := idx.IndexField(ctx, &tableauv1.TableauWebhook{}, indexWebhookSecret, func(o client.Object) []string {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, webhook, indexWebhookSecret, func(o client.Object) []string {
 		if f := o.(*tableauv1.TableauWebhook).Spec.Destination.URLFrom; f != nil {
 			return []string{f.SecretKeyRef.Name}
 		}
@@ -62,4 +84,32 @@ func setupIndexes(ctx context.Context, mgr manager.Manager) error {
 	return idx.IndexField(ctx, &tableauv1.TableauSite{}, indexSiteSecret, func(o client.Object) []string {
 		return siteSecretNames(o.(*tableauv1.TableauSite))
 	})
+}
+
+// indexClusterWide registers a field index that answers client.MatchingFields without
+// client.InNamespace only. The manager's FieldIndexer stores every value of a namespaced
+// object twice, under "<namespace>/<value>" and under "__all_namespaces/<value>", and the
+// indexes above are only ever read across namespaces: at 10,000 TableauWebhooks their
+// one-object sets were the largest thing the manager held. So this stores the second key
+// alone, under the names controller-runtime's cache reader looks up ("field:<field>" and
+// "__all_namespaces/<value>", pkg/cache/internal.FieldIndexName and KeyToNamespacedKey). A
+// List of these fields with InNamespace would find nothing; one without finds what
+// IndexField's index would, and an unknown index name makes the List fail, not come back empty.
+func indexClusterWide(ctx context.Context, mgr manager.Manager, obj client.Object, field string, extract client.IndexerFunc) error {
+	informer, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	if err != nil {
+		return err
+	}
+	return informer.AddIndexers(toolscache.Indexers{"field:" + field: func(raw any) ([]string, error) {
+		o, ok := raw.(client.Object)
+		if !ok {
+			return nil, fmt.Errorf("object of type %T is not an Object", raw)
+		}
+		values := extract(o)
+		keys := make([]string, len(values))
+		for i, v := range values {
+			keys[i] = "__all_namespaces/" + v
+		}
+		return keys, nil
+	}})
 }

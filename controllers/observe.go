@@ -141,7 +141,7 @@ func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *table
 // operator alone. A resource in another namespace is not named, only said to exist.
 func (r *TableauWebhookReconciler) recordedOwner(ctx context.Context, conn *connection, id string, wh *tableauv1.TableauWebhook) (string, error) {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookID: webhookIDKey(conn.session.SiteID, id)}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookID: webhookIDKey(conn.session.SiteID, id)}, client.UnsafeDisableDeepCopy); err != nil {
 		return "", err
 	}
 	for i := range list.Items {

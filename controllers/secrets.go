@@ -26,6 +26,9 @@ type secretValues struct {
 type secretData struct {
 	resourceVersion string
 	data            map[string][]byte
+	// digest is dataDigest(data), computed once per resourceVersion: every reconcile of a
+	// site's webhooks compares it.
+	digest string
 }
 
 func newSecretValues(cache, apiReader client.Reader) *secretValues {
@@ -48,28 +51,42 @@ func (s *secretValues) size() int {
 
 // get returns the Secret's data; a NotFound error when it does not exist.
 func (s *secretValues) get(ctx context.Context, key types.NamespacedName) (map[string][]byte, error) {
+	d, err := s.current(ctx, key)
+	return d.data, err
+}
+
+// digest returns dataDigest of the Secret's data; a NotFound error when it does not exist.
+func (s *secretValues) digest(ctx context.Context, key types.NamespacedName) (string, error) {
+	d, err := s.current(ctx, key)
+	return d.digest, err
+}
+
+// current returns what is kept of the Secret at its current resourceVersion, reading it first
+// when the cache has a newer one.
+func (s *secretValues) current(ctx context.Context, key types.NamespacedName) (secretData, error) {
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 	if err := s.cache.Get(ctx, key, m); err != nil {
 		s.mu.Lock()
 		delete(s.data, key)
 		s.mu.Unlock()
-		return nil, err
+		return secretData{}, err
 	}
 	s.mu.Lock()
 	d, ok := s.data[key]
 	s.mu.Unlock()
 	if ok && d.resourceVersion == m.ResourceVersion {
-		return d.data, nil
+		return d, nil
 	}
-	secret := &corev1.Secret{}
 	// client-go logs response bodies at V(8), and a Secret's body is its data: read it with
 	// logging off so that no log level shows a credential or a Secret-sourced URL (DESIGN 3.4).
+	secret := &corev1.Secret{}
 	if err := s.apiReader.Get(logr.NewContext(ctx, logr.Discard()), key, secret); err != nil {
-		return nil, err
+		return secretData{}, err
 	}
+	d = secretData{resourceVersion: secret.ResourceVersion, data: secret.Data, digest: dataDigest(secret.Data)}
 	s.mu.Lock()
-	s.data[key] = secretData{resourceVersion: secret.ResourceVersion, data: secret.Data}
+	s.data[key] = d
 	s.mu.Unlock()
-	return secret.Data, nil
+	return d, nil
 }

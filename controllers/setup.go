@@ -292,7 +292,7 @@ func (r *TableauSiteReconciler) webhookEvents() handler.EventHandler {
 
 func (r *TableauSiteReconciler) sitesOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
 	var list tableauv1.TableauSiteList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexSiteSecret: o.GetName()}); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexSiteSecret: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	return requestsFor(list.Items)
@@ -300,7 +300,7 @@ func (r *TableauSiteReconciler) sitesOfSecret(ctx context.Context, o client.Obje
 
 func (r *TableauSiteReconciler) sitesOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(o.GetName()), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	seen := map[types.NamespacedName]bool{}
@@ -316,7 +316,7 @@ func (r *TableauSiteReconciler) sitesOfNamespace(ctx context.Context, o client.O
 
 func (r *TableauWebhookReconciler) webhooksOfSite(ctx context.Context, o client.Object) []reconcile.Request {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookSite: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookSite: o.GetNamespace() + "/" + o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	return requestsFor(list.Items)
@@ -324,7 +324,7 @@ func (r *TableauWebhookReconciler) webhooksOfSite(ctx context.Context, o client.
 
 func (r *TableauWebhookReconciler) webhooksOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexWebhookSecret: o.GetName()}); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexWebhookSecret: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	return requestsFor(list.Items)
@@ -332,7 +332,7 @@ func (r *TableauWebhookReconciler) webhooksOfSecret(ctx context.Context, o clien
 
 func (r *TableauWebhookReconciler) webhooksInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(o.GetName()), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	return requestsFor(list.Items)
@@ -357,11 +357,11 @@ func (r *TableauWebhookReconciler) onWebhookDeleted(ctx context.Context, e event
 // references any more.
 func forgetUnreferencedSecret(ctx context.Context, c client.Reader, secrets *secretValues, key types.NamespacedName) {
 	var hooks tableauv1.TableauWebhookList
-	if err := c.List(ctx, &hooks, client.InNamespace(key.Namespace), client.MatchingFields{indexWebhookSecret: key.Name}); err != nil || len(hooks.Items) > 0 {
+	if err := c.List(ctx, &hooks, client.InNamespace(key.Namespace), client.MatchingFields{indexWebhookSecret: key.Name}, client.Limit(1), client.UnsafeDisableDeepCopy); err != nil || len(hooks.Items) > 0 {
 		return
 	}
 	var sites tableauv1.TableauSiteList
-	if err := c.List(ctx, &sites, client.InNamespace(key.Namespace), client.MatchingFields{indexSiteSecret: key.Name}); err != nil || len(sites.Items) > 0 {
+	if err := c.List(ctx, &sites, client.InNamespace(key.Namespace), client.MatchingFields{indexSiteSecret: key.Name}, client.Limit(1), client.UnsafeDisableDeepCopy); err != nil || len(sites.Items) > 0 {
 		return
 	}
 	secrets.forget(key)
@@ -399,7 +399,7 @@ func (r *TableauWebhookReconciler) enqueueNameSiblingsOnRelease(ctx context.Cont
 
 func (r *TableauWebhookReconciler) addNameSiblings(ctx context.Context, wh *tableauv1.TableauWebhook, name string, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: name}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: name}, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
 	for _, req := range requestsFor(list.Items) {

@@ -210,7 +210,7 @@ func (r *TableauSiteReconciler) listPeriod(attached []tableauv1.TableauWebhook) 
 // site's deletion and makes the site list nothing for it (DESIGN 3.7).
 func (r *TableauSiteReconciler) attachedWebhooks(ctx context.Context, site *tableauv1.TableauSite) ([]tableauv1.TableauWebhook, error) {
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookSite: client.ObjectKeyFromObject(site).String()}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookSite: client.ObjectKeyFromObject(site).String()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	admitted := list.Items[:0]

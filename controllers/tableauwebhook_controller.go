@@ -346,7 +346,7 @@ func (r *TableauWebhookReconciler) resolveDestination(ctx context.Context, wh *t
 func (r *TableauWebhookReconciler) checkNameConflict(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection) error {
 	name, luid := wh.TableauName(), conn.session.SiteID
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: name}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: name}, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
 	// Oldest first, so that the message names the first claimant.

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,8 +21,10 @@ import (
 type webhookCache struct {
 	notify func(types.NamespacedName)
 
-	mu        sync.Mutex
-	items     map[string]tableau.Webhook
+	mu    sync.Mutex
+	items map[string]tableau.Webhook
+	// names indexes items by name: the ids of the webhooks with each name.
+	names     map[string][]string
 	fetchedAt time.Time
 	// seq counts local writes; touched remembers the seq of the last local write of each id,
 	// so that a List that started before a write cannot undo it.
@@ -42,6 +45,7 @@ func newWebhookCache(notify func(types.NamespacedName)) *webhookCache {
 	return &webhookCache{
 		notify:  notify,
 		items:   map[string]tableau.Webhook{},
+		names:   map[string][]string{},
 		touched: map[string]uint64{},
 		removed: map[string]bool{},
 		owners:  map[string]types.NamespacedName{},
@@ -112,7 +116,25 @@ func (c *webhookCache) replace(listed []tableau.Webhook, startSeq uint64) {
 		}
 	}
 	c.items = next
+	c.names = make(map[string][]string, len(next))
+	for id, w := range next {
+		c.names[w.Name] = append(c.names[w.Name], id)
+	}
 	c.fetchedAt = time.Now()
+}
+
+// unindex removes the item with the given id from names. Called with mu held.
+func (c *webhookCache) unindex(id string) {
+	w, ok := c.items[id]
+	if !ok {
+		return
+	}
+	ids := slices.DeleteFunc(c.names[w.Name], func(x string) bool { return x == id })
+	if len(ids) == 0 {
+		delete(c.names, w.Name)
+	} else {
+		c.names[w.Name] = ids
+	}
 }
 
 // get returns the cached webhook with the given id.
@@ -127,11 +149,10 @@ func (c *webhookCache) get(id string) (tableau.Webhook, bool) {
 func (c *webhookCache) byName(name string) []tableau.Webhook {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []tableau.Webhook
-	for _, w := range c.items {
-		if w.Name == name {
-			out = append(out, w)
-		}
+	ids := c.names[name]
+	out := make([]tableau.Webhook, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, c.items[id])
 	}
 	return out
 }
@@ -141,7 +162,9 @@ func (c *webhookCache) put(w tableau.Webhook) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
+	c.unindex(w.ID)
 	c.items[w.ID] = w
+	c.names[w.Name] = append(c.names[w.Name], w.ID)
 	c.touched[w.ID] = c.seq
 	delete(c.removed, w.ID)
 }
@@ -151,6 +174,7 @@ func (c *webhookCache) remove(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
+	c.unindex(id)
 	delete(c.items, id)
 	delete(c.owners, id)
 	c.touched[id] = c.seq
