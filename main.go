@@ -27,6 +27,7 @@ import (
 
 	tableauv1alpha1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/controllers"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/lazylog"
 	// +kubebuilder:scaffold:imports
 )
 
@@ -95,7 +96,8 @@ func main() {
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// Values given to a logger are encoded only when it writes a line (internal/lazylog).
+	ctrl.SetLogger(lazylog.New(zap.New(zap.UseFlagOptions(&zapOpts))))
 
 	if err := opts.Validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "invalid flags: %v\n", err)
