@@ -227,6 +227,17 @@ func (c *connections) use(ctx context.Context, site *tableauv1.TableauSite, prob
 	return conn, probe, err
 }
 
+// stillUsing reports whether conn is still the site's connection, open and not refused. It
+// does not wait for a connect under way (and then says no).
+func (c *connections) stillUsing(key types.NamespacedName, conn *connection) bool {
+	e := c.lookup(key)
+	if e == nil || !e.mu.TryLock() {
+		return false
+	}
+	defer e.mu.Unlock()
+	return e.conn == conn && e.refused == nil && !conn.client.Closed()
+}
+
 // stillExists reports whether the site is still in the manager's cache.
 func (c *connections) stillExists(ctx context.Context, site *tableauv1.TableauSite) bool {
 	err := c.cache.Get(ctx, client.ObjectKeyFromObject(site), &tableauv1.TableauSite{})

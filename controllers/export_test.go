@@ -31,6 +31,9 @@ const WebhookFinalizer = webhookFinalizer
 // SiteFinalizer is the TableauSite finalizer's name.
 const SiteFinalizer = siteFinalizer
 
+// ResyncsSkipped is the footprint key counting the resyncs that skipped the full reconcile.
+const ResyncsSkipped = resyncsSkipped
+
 // SetupWithFootprint is Setup, and returns a function that counts what the manager keeps in
 // memory for objects (sites, sessions, observation caches and their owners, Secret data,
 // applied digests).

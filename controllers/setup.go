@@ -46,6 +46,9 @@ type operator struct {
 	webhooks *TableauWebhookReconciler
 }
 
+// resyncsSkipped is the key of footprint's one entry that is a counter, not memory.
+const resyncsSkipped = "resyncsSkipped"
+
 // footprint counts what the manager keeps in memory per object: every count returns to its
 // level once the objects are deleted.
 func (o *operator) footprint() map[string]int {
@@ -57,6 +60,9 @@ func (o *operator) footprint() map[string]int {
 	rejected := 0
 	o.webhooks.rejected.Range(func(_, _ any) bool { rejected++; return true })
 	out["rejectedSpecs"] = rejected
+	out["convergedEntries"] = o.webhooks.converged.size()
+	// Not a footprint: a count of the resyncs that found nothing changed (fastpath.go).
+	out[resyncsSkipped] = int(o.webhooks.converged.skipped.Load())
 	return out
 }
 
@@ -111,13 +117,14 @@ func setup(ctx context.Context, mgr manager.Manager, opts Options) (*operator, e
 		return nil, err
 	}
 	webhooks := &TableauWebhookReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("tableauwebhook-controller"),
-		Options:  opts,
-		Metrics:  metrics,
-		conns:    conns,
-		secrets:  secrets,
-		access:   access,
+		Client:    mgr.GetClient(),
+		Recorder:  mgr.GetEventRecorder("tableauwebhook-controller"),
+		Options:   opts,
+		Metrics:   metrics,
+		conns:     conns,
+		secrets:   secrets,
+		access:    access,
+		converged: newConverged(),
 	}
 	if err := webhooks.setupWithManager(mgr, drift); err != nil {
 		return nil, err
@@ -315,6 +322,7 @@ func (r *TableauSiteReconciler) sitesOfNamespace(ctx context.Context, o client.O
 }
 
 func (r *TableauWebhookReconciler) webhooksOfSite(ctx context.Context, o client.Object) []reconcile.Request {
+	r.converged.changed(epochSite, client.ObjectKeyFromObject(o).String())
 	var list tableauv1.TableauWebhookList
 	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookSite: o.GetNamespace() + "/" + o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
@@ -323,14 +331,29 @@ func (r *TableauWebhookReconciler) webhooksOfSite(ctx context.Context, o client.
 }
 
 func (r *TableauWebhookReconciler) webhooksOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	// The sites that sign in with it reconnect (and so void what was recorded with their old
+	// connection) when their own reconcile runs; until then their webhooks take the full path.
+	var sites tableauv1.TableauSiteList
+	if err := r.List(ctx, &sites, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexSiteSecret: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+		r.converged.changed(epochNamespace, o.GetNamespace())
+		return nil
+	}
+	for i := range sites.Items {
+		r.converged.changed(epochSite, client.ObjectKeyFromObject(&sites.Items[i]).String())
+	}
 	var list tableauv1.TableauWebhookList
 	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexWebhookSecret: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+		r.converged.changed(epochNamespace, o.GetNamespace())
 		return nil
+	}
+	if len(list.Items) > 0 {
+		r.converged.changed(epochNamespace, o.GetNamespace())
 	}
 	return requestsFor(list.Items)
 }
 
 func (r *TableauWebhookReconciler) webhooksInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	r.converged.changed(epochNamespace, o.GetName())
 	var list tableauv1.TableauWebhookList
 	if err := r.List(ctx, &list, client.InNamespace(o.GetName()), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
@@ -342,6 +365,10 @@ func (r *TableauWebhookReconciler) webhooksInNamespace(ctx context.Context, o cl
 // for deleted objects), and wakes the resources that conflicted with its name.
 func (r *TableauWebhookReconciler) onWebhookDeleted(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	if wh, ok := e.Object.(*tableauv1.TableauWebhook); ok {
+		// A name it held may be free for another resource now.
+		r.converged.changed(epochName, wh.TableauName())
+		r.converged.changed(epochName, wh.Status.WebhookName)
+		r.converged.forget(wh.UID)
 		r.applied.Delete(wh.UID)
 		r.rejected.Delete(wh.UID)
 		r.conns.dropOwner(client.ObjectKeyFromObject(wh))
@@ -388,11 +415,17 @@ func (r *TableauWebhookReconciler) enqueueNameSiblingsOnRelease(ctx context.Cont
 		c := meta.FindStatusCondition(wh.Status.Conditions, tableauv1.ConditionReady)
 		return c != nil && c.Reason == tableauv1.ReasonSiteNotAllowed
 	}
+	if refused(o) && !refused(n) {
+		// Admitted again, it may outrank the resource that took its name meanwhile.
+		r.converged.changed(epochName, n.TableauName())
+	}
 	if o.TableauName() != n.TableauName() || (refused(n) && !refused(o)) {
+		r.converged.changed(epochName, o.TableauName())
 		r.addNameSiblings(ctx, o, o.TableauName(), q)
 	}
 	// The webhook it held in Tableau was renamed or deleted: only now is the name free there.
 	if held := o.Status.WebhookName; held != "" && (held != n.Status.WebhookName || o.Status.WebhookID != n.Status.WebhookID) {
+		r.converged.changed(epochName, held)
 		r.addNameSiblings(ctx, o, held, q)
 	}
 }

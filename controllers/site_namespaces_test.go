@@ -86,6 +86,11 @@ func TestSiteWebhookNamespaces(t *testing.T) {
 		if got := sim.Webhooks(siteName); len(got) != 1 {
 			t.Errorf("simulator has %+v", got)
 		}
+
+		// Ready, and so recorded as converged: the label's removal must still refuse it at
+		// once, not at a resync that finds nothing changed in the resource itself.
+		e.update(ns, func() { delete(ns.Labels, "team") })
+		e.waitCondition(wh, tableauv1.ConditionReady, metav1.ConditionFalse, tableauv1.ReasonSiteNotAllowed)
 	})
 	t.Run("an unwatched namespace is ignored", func(t *testing.T) {
 		t.Parallel()

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/controllers"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau/tableautest"
 )
 
@@ -22,7 +23,8 @@ func TestSteadyState(t *testing.T) {
 		resync  = 2 * time.Second
 		periods = 3
 	)
-	e := newEnv(t, withResync(resync))
+	var footprint func() map[string]int
+	e := newEnv(t, withResync(resync), withFootprint(&footprint))
 	site := e.readySite("tableau")
 	for i := range n {
 		e.create(e.webhookObj(fmt.Sprintf("steady-%02d", i), site.Name, "WorkbookCreated", fmt.Sprintf("https://hooks.example.com/%d", i)))
@@ -63,7 +65,7 @@ func TestSteadyState(t *testing.T) {
 		t.Fatalf("simulator has %d webhooks, want %d", got, n)
 	}
 
-	before, stats, events := versions(), e.sim.Stats(), len(e.events(site))
+	before, stats, events, skipped := versions(), e.sim.Stats(), len(e.events(site)), footprint()[controllers.ResyncsSkipped]
 	window := periods * resync
 	staysAtMost(t, window, "Tableau writes in steady state", stats.Writes(), func() int { return e.sim.Stats().Writes() })
 	after, now := versions(), e.sim.Stats()
@@ -91,5 +93,9 @@ func TestSteadyState(t *testing.T) {
 	}
 	if got := len(e.events(site)); got != events {
 		t.Errorf("%d new Events on the site in steady state", got-events)
+	}
+	// Each resync of an unchanged resource skipped the full reconcile (fastpath.go).
+	if got := footprint()[controllers.ResyncsSkipped] - skipped; got < n*(periods-1) {
+		t.Errorf("%d resyncs skipped the full reconcile in %s, want at least %d (%d webhooks, %d periods)", got, window, n*(periods-1), n, periods-1)
 	}
 }
