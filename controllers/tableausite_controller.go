@@ -207,7 +207,8 @@ func (r *TableauSiteReconciler) listPeriod(attached []tableauv1.TableauWebhook) 
 
 // attachedWebhooks lists the TableauWebhooks that reference the site from a namespace it
 // admits. A refused reference is not attached: it is not counted, does not hold up the
-// site's deletion and makes the site list nothing for it (DESIGN 3.7).
+// site's deletion and makes the site list nothing for it (DESIGN 3.7). The items are shallow
+// copies of the cache's objects (UnsafeDisableDeepCopy): read them, never write them.
 func (r *TableauSiteReconciler) attachedWebhooks(ctx context.Context, site *tableauv1.TableauSite) ([]tableauv1.TableauWebhook, error) {
 	var list tableauv1.TableauWebhookList
 	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookSite: client.ObjectKeyFromObject(site).String()}, client.UnsafeDisableDeepCopy); err != nil {
