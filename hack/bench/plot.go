@@ -70,10 +70,11 @@ func (b *bench) drawPlots(dir string) ([]string, error) {
 		p.X.Label.Text = "seconds after the first create"
 		p.Y.Label.Text = "webhooks done"
 		p.Y.Min = 0
-		// Top right: the operator's curves reach the top at the left, the loops' run below
-		// the diagonal.
-		p.Legend.Top, p.Legend.Left = true, false
-		p.Legend.XOffs, p.Legend.YOffs = -vg.Points(12), -vg.Points(6)
+		// Bottom right: every curve starts at the origin and rises at least as steeply as
+		// the slowest loop, which ends in the top right corner. The offset leaves room for a
+		// viewer's font wider than the one the legend was measured with.
+		p.Legend.Top, p.Legend.Left = false, false
+		p.Legend.XOffs, p.Legend.YOffs = -vg.Points(48), vg.Points(6)
 		p.Add(plotter.NewGrid())
 		var latencies []time.Duration
 		for _, c := range b.curves {
@@ -100,7 +101,7 @@ func (b *bench) drawPlots(dir string) ([]string, error) {
 		p.Y.Min = 0
 		// Bottom right, under the anonymous memory, which is most of the way up.
 		p.Legend.Top, p.Legend.Left = false, false
-		p.Legend.XOffs, p.Legend.YOffs = -vg.Points(12), vg.Points(6)
+		p.Legend.XOffs, p.Legend.YOffs = -vg.Points(48), vg.Points(6)
 		p.Add(plotter.NewGrid())
 		rss := make(plotter.XYs, len(b.rssSamples))
 		anon := make(plotter.XYs, len(b.rssSamples))
