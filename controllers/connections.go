@@ -227,13 +227,13 @@ func (c *connections) use(ctx context.Context, site *tableauv1.TableauSite, prob
 	return conn, probe, err
 }
 
-// stillUsing reports whether conn is still the site's connection, open and not refused. It
-// does not wait for a connect under way (and then says no).
+// stillUsing reports whether conn is still the site's connection, open and not refused.
 func (c *connections) stillUsing(key types.NamespacedName, conn *connection) bool {
 	e := c.lookup(key)
-	if e == nil || !e.mu.TryLock() {
+	if e == nil {
 		return false
 	}
+	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.conn == conn && e.refused == nil && !conn.client.Closed()
 }

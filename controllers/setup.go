@@ -327,7 +327,17 @@ func (r *TableauWebhookReconciler) webhooksOfSite(ctx context.Context, o client.
 	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookSite: o.GetNamespace() + "/" + o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
+	r.namesChanged(list.Items)
 	return requestsFor(list.Items)
+}
+
+// namesChanged voids what was recorded for the holders of these webhooks' names: whether they
+// take part in a name conflict follows their site and namespace, even when their own status
+// does not change (a suspended or failing resource).
+func (r *TableauWebhookReconciler) namesChanged(items []tableauv1.TableauWebhook) {
+	for i := range items {
+		r.converged.changed(epochName, items[i].TableauName())
+	}
 }
 
 func (r *TableauWebhookReconciler) webhooksOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
@@ -358,6 +368,7 @@ func (r *TableauWebhookReconciler) webhooksInNamespace(ctx context.Context, o cl
 	if err := r.List(ctx, &list, client.InNamespace(o.GetName()), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
+	r.namesChanged(list.Items)
 	return requestsFor(list.Items)
 }
 

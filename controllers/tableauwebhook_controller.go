@@ -117,15 +117,19 @@ func (r *TableauWebhookReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	res, ready, err := r.reconcileNormal(ctx, wh, before)
 	res, err = r.finish(ctx, before, wh, res, err)
-	if ready != nil && err == nil && r.stillCached(ctx, wh) {
+	if ready != nil && err == nil {
 		// wh is as written now: its resourceVersion is the one the cache will show.
 		r.converged.record(before, wh, epochs, ready.conn, ready.webhook)
+		// Deleted meanwhile: onWebhookDeleted, which runs once the cache has dropped it, may
+		// have forgotten it before the record.
+		if !r.stillCached(ctx, wh) {
+			r.converged.forget(wh.UID)
+		}
 	}
 	return res, err
 }
 
-// stillCached reports whether the cache still has the resource (this UID): one deleted while it
-// was reconciled, whose entries onWebhookDeleted forgot, is not recorded again.
+// stillCached reports whether the cache still has the resource (this UID).
 func (r *TableauWebhookReconciler) stillCached(ctx context.Context, wh *tableauv1.TableauWebhook) bool {
 	cached := &tableauv1.TableauWebhook{}
 	return r.Get(ctx, client.ObjectKeyFromObject(wh), cached, client.UnsafeDisableDeepCopy) == nil && cached.UID == wh.UID
@@ -793,8 +797,9 @@ func (r *TableauWebhookReconciler) cacheMaxAge(wh *tableauv1.TableauWebhook) tim
 
 // jitter spreads requeues over ±10% so that resources created together do not stay in step,
 // and ends each on a multiple of a twentieth of the period (at most a second): the work queue
-// then wakes once per step for the resources due in it, not once per resource. At 10,000
-// resources those wake-ups were a large part of the idle CPU.
+// then wakes about once per step for the resources due in it (their deadlines a few
+// milliseconds apart, as the queue adds the delay to its own clock), not once per resource. At
+// 10,000 resources those wake-ups were a large part of the idle CPU.
 func jitter(d time.Duration) time.Duration {
 	step := min(time.Second, d/20)
 	now := time.Now()
