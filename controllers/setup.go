@@ -148,7 +148,10 @@ func controllerOptions(opts Options) controller.Options {
 
 func (r *TableauSiteReconciler) setupWithManager(mgr manager.Manager, refused <-chan event.GenericEvent) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&tableauv1.TableauSite{}, builder.WithPredicates(specOrDeletionChanged())).
+		// Its own Ready changes too: a reconcile that read the site before its last status write
+		// reached the cache diffs against a stale status and writes nothing, so the answer of
+		// that write runs it once more against the status as written.
+		For(&tableauv1.TableauSite{}, builder.WithPredicates(siteUsabilityChanged())).
 		// Attaching or detaching a webhook changes the count, the finalizer and the List period.
 		Watches(&tableauv1.TableauWebhook{}, r.webhookEvents(), builder.WithPredicates(specOrDeletionChanged())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.sitesOfSecret), builder.OnlyMetadata).
