@@ -90,8 +90,7 @@ func (c *converged) epochsOf(wh *tableauv1.TableauWebhook) dependencyEpochs {
 // meanwhile that the reconcile did not read (a spec edit, the start of a deletion, a test
 // request): then nothing is recorded, since the resourceVersion would vouch for it.
 func (c *converged) record(before, wh *tableauv1.TableauWebhook, epochs dependencyEpochs, conn *connection, w tableau.Webhook) {
-	if wh.Generation != before.Generation || !wh.DeletionTimestamp.Equal(before.DeletionTimestamp) ||
-		wh.Annotations[tableauv1.AnnotationTest] != before.Annotations[tableauv1.AnnotationTest] || !settled(wh) {
+	if wh.Generation != before.Generation || wh.Annotations[tableauv1.AnnotationTest] != before.Annotations[tableauv1.AnnotationTest] || !settled(wh) {
 		return
 	}
 	c.mu.Lock()
@@ -105,9 +104,7 @@ func (c *converged) record(before, wh *tableauv1.TableauWebhook, epochs dependen
 // settled reports whether the resource asks for nothing that only a full reconcile does: it is
 // not being deleted, keeps its finalizer, and asks for no test that has not run.
 func settled(wh *tableauv1.TableauWebhook) bool {
-	token := wh.Annotations[tableauv1.AnnotationTest]
-	testPending := token != "" && (wh.Status.LastTest == nil || wh.Status.LastTest.Request != token)
-	return wh.DeletionTimestamp.IsZero() && controllerutil.ContainsFinalizer(wh, webhookFinalizer) && !testPending
+	return wh.DeletionTimestamp.IsZero() && controllerutil.ContainsFinalizer(wh, webhookFinalizer) && !testPending(wh)
 }
 
 func (c *converged) forget(uid types.UID) {

@@ -347,20 +347,18 @@ func (r *TableauWebhookReconciler) webhooksOfSecret(ctx context.Context, o clien
 	// The sites that sign in with it reconnect (and so void what was recorded with their old
 	// connection) when their own reconcile runs; until then their webhooks take the full path.
 	var sites tableauv1.TableauSiteList
-	if err := r.List(ctx, &sites, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexSiteSecret: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
-		r.converged.changed(epochNamespace, o.GetNamespace())
-		return nil
-	}
+	sitesErr := r.List(ctx, &sites, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexSiteSecret: o.GetName()}, client.UnsafeDisableDeepCopy)
 	for i := range sites.Items {
 		r.converged.changed(epochSite, client.ObjectKeyFromObject(&sites.Items[i]).String())
 	}
 	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexWebhookSecret: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+	err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexWebhookSecret: o.GetName()}, client.UnsafeDisableDeepCopy)
+	if sitesErr != nil || err != nil || len(list.Items) > 0 {
+		// Its readers cannot be told, or include the namespace's webhooks (urlFrom).
 		r.converged.changed(epochNamespace, o.GetNamespace())
-		return nil
 	}
-	if len(list.Items) > 0 {
-		r.converged.changed(epochNamespace, o.GetNamespace())
+	if err != nil {
+		return nil
 	}
 	return requestsFor(list.Items)
 }

@@ -613,12 +613,18 @@ func tableauTime(s string) *metav1.Time {
 	return &mt
 }
 
+// testPending reports whether the test annotation asks for a test that has not run yet.
+func testPending(wh *tableauv1.TableauWebhook) bool {
+	token := wh.Annotations[tableauv1.AnnotationTest]
+	return token != "" && (wh.Status.LastTest == nil || wh.Status.LastTest.Request != token)
+}
+
 // runPendingTest runs Tableau's Test Webhook once for each new value of the test annotation.
 func (r *TableauWebhookReconciler) runPendingTest(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection) error {
-	token := wh.Annotations[tableauv1.AnnotationTest]
-	if token == "" || (wh.Status.LastTest != nil && wh.Status.LastTest.Request == token) {
+	if !testPending(wh) {
 		return nil
 	}
+	token := wh.Annotations[tableauv1.AnnotationTest]
 	res, err := conn.client.TestWebhook(ctx, wh.Status.WebhookID)
 	if err != nil && tableau.IsTransient(err) {
 		return tableauProblem("test webhook", err)
