@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -14,9 +15,9 @@ import (
 	// to ensure that exec-entrypoint and run can make use of them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -39,8 +40,16 @@ var (
 	setupLog = ctrl.Log.WithName("setup")
 )
 
+// defaultGCPercent is the manager's GOGC unless its environment sets one. Most of the manager's
+// heap is long-lived (the informer caches, the site's observation cache), so the default 100
+// lets the heap grow to twice what is live between collections: at 10,000 TableauWebhooks, 50
+// keeps about 30 MiB less resident for a little more collection CPU (README, Performance).
+const defaultGCPercent = 50
+
 func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	// Only the kinds the manager reads and writes through its client: every API group
+	// client-go knows would cost some MiB of type information it never uses.
+	utilruntime.Must(corev1.AddToScheme(scheme))
 	utilruntime.Must(tableauv1alpha1.AddToScheme(scheme))
 	// +kubebuilder:scaffold:scheme
 }
@@ -95,6 +104,10 @@ func main() {
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 
 	// Values given to a logger are encoded only when it writes a line (internal/lazylog).
 	ctrl.SetLogger(lazylog.New(zap.New(zap.UseFlagOptions(&zapOpts))))
