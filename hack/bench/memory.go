@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/localenv"
 )
 
 // recordRSS waits the GC window and reports the running manager's memory.
@@ -33,10 +36,11 @@ func (b *bench) recordRSS(ctx context.Context, n int, metric string) error {
 	res := Result{
 		Scenario: "4. Manager memory", Metric: fmt.Sprintf("%s=%d", metric, n), Value: mib(rss), Unit: "MiB",
 		Comparison: joinNonEmpty(
-			fmt.Sprintf("anonymous %.0f MiB + file-backed %.0f MiB (pages of the %.0f MiB executable); peak RSS %.0f MiB; Go heap in use %.0f MiB; after a %s idle window",
-				mib(mem.AnonRSS), mib(mem.FileRSS), mib(exe), mib(mem.PeakRSS), heap/(1<<20), b.cfg.gcWindow),
+			fmt.Sprintf("anonymous %.0f MiB + file-backed %.0f MiB (pages of the %.0f MiB executable); peak RSS %.0f MiB; Go heap in use %.0f MiB; %s; after a %s idle window",
+				mib(mem.AnonRSS), mib(mem.FileRSS), mib(exe), mib(mem.PeakRSS), heap/(1<<20), gcSettings(samples), b.cfg.gcWindow),
 			b.liveHeap()),
-		Details: map[string]any{"rssBytes": rss, "anonRSSBytes": mem.AnonRSS, "fileRSSBytes": mem.FileRSS, "peakRSSBytes": mem.PeakRSS, "heapInuseBytes": heap, "webhooks": n},
+		Details: map[string]any{"rssBytes": rss, "anonRSSBytes": mem.AnonRSS, "fileRSSBytes": mem.FileRSS, "peakRSSBytes": mem.PeakRSS, "heapInuseBytes": heap, "webhooks": n,
+			"gogcPercent": samples.Sum("go_gc_gogc_percent", nil), "gomemlimitBytes": samples.Sum("go_gc_gomemlimit_bytes", nil)},
 	}
 	if n >= 10000 {
 		res.Target, res.Met = "<= 100 MiB at 10,000", met(mib(rss) <= 100)
@@ -51,6 +55,24 @@ func (b *bench) recordRSS(ctx context.Context, n int, metric string) error {
 	}
 	b.report.add(res)
 	return nil
+}
+
+// gcSettings says which GOGC and GOMEMLIMIT the manager ran with, as its Go collector reports
+// them: the manager's own default or what -manager-env set.
+func gcSettings(samples localenv.Samples) string {
+	gogc, limit := "not reported", "not reported"
+	for _, x := range samples {
+		switch x.Name {
+		case "go_gc_gogc_percent":
+			gogc = strconv.FormatFloat(x.Value, 'f', -1, 64)
+		case "go_gc_gomemlimit_bytes":
+			limit = "none"
+			if x.Value < math.MaxInt64 {
+				limit = fmt.Sprintf("%.0f MiB", mib(x.Value))
+			}
+		}
+	}
+	return "manager GOGC " + gogc + ", GOMEMLIMIT " + limit
 }
 
 // soakRSS keeps the manager idle for the soak duration after the GC window, sampling its
