@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"testing"
 	"time"
@@ -33,8 +34,12 @@ func TestGCSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := mgr.Metrics(ctx)
-		if err != nil {
+		// /readyz answers before the metrics server may be listening.
+		var s localenv.Samples
+		if err := localenv.Poll(ctx, func(ctx context.Context) (err error) {
+			s, err = mgr.Metrics(ctx)
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if got := s.Sum("go_gc_gogc_percent", nil); got != c.gogc {
