@@ -15,9 +15,6 @@ import (
 	// to ensure that exec-entrypoint and run can make use of them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -26,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	tableauv1alpha1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/controllers"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/lazylog"
 	// +kubebuilder:scaffold:imports
@@ -35,24 +31,13 @@ import (
 // leaderElectionID names the Lease that replicas of the manager compete for.
 const leaderElectionID = "tableau-webhook-operator.webhook-operator.dev"
 
-var (
-	scheme   = runtime.NewScheme()
-	setupLog = ctrl.Log.WithName("setup")
-)
+var setupLog = ctrl.Log.WithName("setup")
 
 // defaultGCPercent is the manager's GOGC unless its environment sets one. Most of the manager's
-// heap is long-lived (the informer caches, the site's observation cache), so the default 100
-// lets the heap grow to twice what is live between collections: at 10,000 TableauWebhooks, 50
-// keeps about 30 MiB less resident for a little more collection CPU (README, Performance).
+// heap is long-lived (the informer caches, the site's observation cache), so Go's default of 100
+// lets the heap grow to twice what is live between collections; 50 keeps less resident for a
+// little more collection CPU (README, Performance).
 const defaultGCPercent = 50
-
-func init() {
-	// Only the kinds the manager reads and writes through its client: every API group
-	// client-go knows would cost some MiB of type information it never uses.
-	utilruntime.Must(corev1.AddToScheme(scheme))
-	utilruntime.Must(tableauv1alpha1.AddToScheme(scheme))
-	// +kubebuilder:scaffold:scheme
-}
 
 func main() {
 	var (
@@ -105,7 +90,7 @@ func main() {
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	if _, set := os.LookupEnv("GOGC"); !set {
+	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 
@@ -138,6 +123,11 @@ func main() {
 		}
 	}
 
+	scheme, err := controllers.NewScheme()
+	if err != nil {
+		setupLog.Error(err, "unable to build the scheme")
+		os.Exit(1)
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,

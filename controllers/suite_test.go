@@ -196,8 +196,13 @@ func newEnv(t *testing.T, options ...envOption) *testEnv {
 		namespaces[n] = cache.Config{}
 	}
 	if !cfg.noManager {
+		// The manager's own scheme (main.go's), not the tests' wider one.
+		mgrScheme, err := controllers.NewScheme()
+		if err != nil {
+			t.Fatal(err)
+		}
 		mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-			Scheme:                 scheme,
+			Scheme:                 mgrScheme,
 			Metrics:                metricsserver.Options{BindAddress: "0"},
 			HealthProbeBindAddress: "0",
 			Cache:                  cache.Options{DefaultNamespaces: namespaces},
