@@ -68,8 +68,9 @@ func TestSteadyState(t *testing.T) {
 	// Settling can void the entries of the first webhooks Ready (their site's credentials Secret
 	// is marked held after they record, which bumps the site's epoch): each takes one full
 	// reconcile at its next resync. Wait for a whole round of skips first. 2n skips cannot
-	// happen before every webhook has resynced once: until one has, no other resyncs more than
-	// twice, as a period is at least 0.9 of the resync period.
+	// happen before every webhook has resynced once: a webhook's next resync comes within 1.15
+	// resync periods (jitter: 0.9 to 1.1, rounded up by at most a twentieth), and until it has, no other
+	// resyncs more than twice, as a period is at least 0.9 of the resync period.
 	settledSkips := footprint()[controllers.ResyncsSkipped]
 	eventually(t, waitTimeout, func() error {
 		if got := footprint()[controllers.ResyncsSkipped] - settledSkips; got < 2*n {

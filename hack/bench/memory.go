@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"regexp"
@@ -33,22 +34,16 @@ func (b *bench) recordRSS(ctx context.Context, n int, metric string) error {
 	if fi, err := os.Stat(b.bins.Manager); err == nil {
 		exe = fi.Size()
 	}
+	gc, gcDetails := gcSettings(samples)
 	res := Result{
 		Scenario: "4. Manager memory", Metric: fmt.Sprintf("%s=%d", metric, n), Value: mib(rss), Unit: "MiB",
 		Comparison: joinNonEmpty(
 			fmt.Sprintf("anonymous %.0f MiB + file-backed %.0f MiB (pages of the %.0f MiB executable); peak RSS %.0f MiB; Go heap in use %.0f MiB; %s; after a %s idle window",
-				mib(mem.AnonRSS), mib(mem.FileRSS), mib(exe), mib(mem.PeakRSS), heap/(1<<20), gcSettings(samples), b.cfg.gcWindow),
+				mib(mem.AnonRSS), mib(mem.FileRSS), mib(exe), mib(mem.PeakRSS), heap/(1<<20), gc, b.cfg.gcWindow),
 			b.liveHeap()),
 		Details: map[string]any{"rssBytes": rss, "anonRSSBytes": mem.AnonRSS, "fileRSSBytes": mem.FileRSS, "peakRSSBytes": mem.PeakRSS, "heapInuseBytes": heap, "webhooks": n},
 	}
-	for _, x := range samples {
-		switch x.Name {
-		case "go_gc_gogc_percent":
-			res.Details["gogcPercent"] = x.Value
-		case "go_gc_gomemlimit_bytes":
-			res.Details["gomemlimitBytes"] = x.Value
-		}
-	}
+	maps.Copy(res.Details, gcDetails)
 	if n >= 10000 {
 		res.Target, res.Met = "<= 100 MiB at 10,000", met(mib(rss) <= 100)
 		b.report.add(res)
@@ -65,21 +60,25 @@ func (b *bench) recordRSS(ctx context.Context, n int, metric string) error {
 }
 
 // gcSettings says which GOGC and GOMEMLIMIT the manager ran with, as its Go collector reports
-// them: the manager's own default or what -manager-env set.
-func gcSettings(samples localenv.Samples) string {
+// them (the manager's own default or what -manager-env set), as text and as the details of
+// the metrics it reports.
+func gcSettings(samples localenv.Samples) (string, map[string]any) {
 	gogc, limit := "not reported", "not reported"
+	details := map[string]any{}
 	for _, x := range samples {
 		switch x.Name {
 		case "go_gc_gogc_percent":
 			gogc = strconv.FormatFloat(x.Value, 'f', -1, 64)
+			details["gogcPercent"] = x.Value
 		case "go_gc_gomemlimit_bytes":
 			limit = "none"
 			if x.Value < math.MaxInt64 {
 				limit = fmt.Sprintf("%.0f MiB", mib(x.Value))
 			}
+			details["gomemlimitBytes"] = x.Value
 		}
 	}
-	return "manager GOGC " + gogc + ", GOMEMLIMIT " + limit
+	return "manager GOGC " + gogc + ", GOMEMLIMIT " + limit, details
 }
 
 // soakRSS keeps the manager idle for the soak duration after the GC window, sampling its
