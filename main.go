@@ -20,11 +20,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/controllers"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/lazylog"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/metricsauth"
 	// +kubebuilder:scaffold:imports
 )
 
@@ -107,7 +107,7 @@ func main() {
 		SecureServing: secureMetrics,
 	}
 	if secureMetrics {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metricsOpts.FilterProvider = metricsauth.Filter
 		// HTTP/2 is disabled because of its stream-cancellation and rapid-reset vulnerabilities
 		// (GHSA-qppj-fm5r-hxr3, GHSA-4374-p667-p6c8); metrics need nothing it offers.
 		metricsOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
