@@ -44,3 +44,13 @@ func SetupWithFootprint(ctx context.Context, mgr manager.Manager, opts Options) 
 	}
 	return op.footprint, nil
 }
+
+// SetupIndexes registers the manager's field indexes; WebhooksNamed and WebhooksRecording
+// read the bucketed ones, and BucketOf and WebhookIDKey say where a value is filed.
+var (
+	SetupIndexes      = setupIndexes
+	WebhooksNamed     = webhooksNamed
+	WebhooksRecording = webhooksRecording
+	BucketOf          = bucketOf
+	WebhookIDKey      = webhookIDKey
+)

@@ -3,6 +3,9 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
+	"slices"
+	"strconv"
 
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -18,17 +21,19 @@ import (
 // the cache's maps and slices and are never written, and at 10,000 TableauWebhooks a deep copy
 // of a site's webhooks per event was most of the manager's CPU. The four TableauWebhook indexes
 // of a site, a name, an ID and a holding are cluster-wide (indexClusterWide): never listed
-// InNamespace.
+// InNamespace. The name and ID indexes, whose values are unique or nearly, are bucketed
+// (bucketOf): read them with webhooksNamed and webhooksRecording.
 const (
 	// indexWebhookSite indexes TableauWebhooks by "<namespace>/<name>" of their TableauSite.
 	indexWebhookSite = "tableau.webhook-operator.dev/site"
-	// indexWebhookName indexes TableauWebhooks by Tableau name, to find name conflicts. Names
-	// conflict per Tableau site, whichever TableauSite leads there, so the site is not part of
-	// the key: checkNameConflict resolves each claimant's Tableau site.
+	// indexWebhookName indexes TableauWebhooks by the bucket of their Tableau name, to find
+	// name conflicts (webhooksNamed). Names conflict per Tableau site, whichever TableauSite
+	// leads there, so the site is not part of the key: checkNameConflict resolves each
+	// claimant's Tableau site.
 	indexWebhookName = "tableau.webhook-operator.dev/name"
-	// indexWebhookID indexes TableauWebhooks by the Tableau site and webhook ID their status
-	// records (webhookIDKey), so that a webhook another resource owns is never adopted or
-	// recovered by name.
+	// indexWebhookID indexes TableauWebhooks by the bucket of the Tableau site and webhook ID
+	// their status records (webhookIDKey), so that a webhook another resource owns is never
+	// adopted or recovered by name (webhooksRecording).
 	indexWebhookID = "tableau.webhook-operator.dev/webhook-id"
 	// indexWebhookSecret indexes TableauWebhooks by the Secret of destination.urlFrom.
 	indexWebhookSecret = "tableau.webhook-operator.dev/secret"
@@ -40,8 +45,48 @@ const (
 	indexSiteSecret = "tableau.webhook-operator.dev/secret"
 )
 
-// webhookIDKey is the key of indexWebhookID: the site's LUID and the webhook's.
+// webhookIDKey is what indexWebhookID buckets: the site's LUID and the webhook's.
 func webhookIDKey(siteLUID, webhookID string) string { return siteLUID + "/" + webhookID }
+
+// indexBuckets is how many values a bucketed index has at most.
+const indexBuckets = 1024
+
+// bucketSeed makes the buckets of this process: a tenant cannot choose names that fall into
+// one bucket, and a bucket that held them all would only make its lookups slower.
+var bucketSeed = maphash.MakeSeed()
+
+// bucketOf is the value under which a bucketed index files v. An index whose values are
+// unique per resource would hold, in client-go's indexer, one set per resource: at 10,000
+// TableauWebhooks the name and ID indexes were 9 MiB of the manager's heap. A bucket holds
+// about n/indexBuckets resources instead, and its readers keep those whose value is v.
+func bucketOf(v string) string {
+	return strconv.FormatUint(maphash.String(bucketSeed, v)%indexBuckets, 36)
+}
+
+// webhooksNamed lists the TableauWebhooks of all namespaces whose Tableau name is name. The
+// items share the cache's maps and slices (client.UnsafeDisableDeepCopy): read them only.
+func webhooksNamed(ctx context.Context, c client.Reader, name string) ([]tableauv1.TableauWebhook, error) {
+	return listBucket(ctx, c, indexWebhookName, name, func(wh *tableauv1.TableauWebhook) bool {
+		return wh.TableauName() == name
+	})
+}
+
+// webhooksRecording lists the TableauWebhooks of all namespaces whose status records webhook
+// id on the Tableau site siteLUID. The items share the cache's maps and slices: read them only.
+func webhooksRecording(ctx context.Context, c client.Reader, siteLUID, id string) ([]tableauv1.TableauWebhook, error) {
+	return listBucket(ctx, c, indexWebhookID, webhookIDKey(siteLUID, id), func(wh *tableauv1.TableauWebhook) bool {
+		return wh.Status.SiteID == siteLUID && wh.Status.WebhookID == id
+	})
+}
+
+// listBucket lists the bucket of value in a bucketed index and keeps the items that match.
+func listBucket(ctx context.Context, c client.Reader, index, value string, match func(*tableauv1.TableauWebhook) bool) ([]tableauv1.TableauWebhook, error) {
+	var list tableauv1.TableauWebhookList
+	if err := c.List(ctx, &list, client.MatchingFields{index: bucketOf(value)}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(list.Items, func(wh tableauv1.TableauWebhook) bool { return !match(&wh) }), nil
+}
 
 // setupIndexes registers the field indexes with the manager's cache.
 func setupIndexes(ctx context.Context, mgr manager.Manager) error {
@@ -60,13 +105,13 @@ func setupIndexes(ctx context.Context, mgr manager.Manager) error {
 		return err
 	}
 	if err := indexClusterWide(ctx, mgr, webhook, indexWebhookName, func(o client.Object) []string {
-		return []string{o.(*tableauv1.TableauWebhook).TableauName()}
+		return []string{bucketOf(o.(*tableauv1.TableauWebhook).TableauName())}
 	}); err != nil {
 		return err
 	}
 	if err := indexClusterWide(ctx, mgr, webhook, indexWebhookID, func(o client.Object) []string {
 		if s := o.(*tableauv1.TableauWebhook).Status; s.WebhookID != "" {
-			return []string{webhookIDKey(s.SiteID, s.WebhookID)}
+			return []string{bucketOf(webhookIDKey(s.SiteID, s.WebhookID))}
 		}
 		return nil
 	}); err != nil {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
 	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/tableau"
 )
@@ -140,12 +138,12 @@ func (r *TableauWebhookReconciler) observeWebhook(ctx context.Context, wh *table
 // adopted or recovered by name, whatever this resource's spec says: status is written by the
 // operator alone. A resource in another namespace is not named, only said to exist.
 func (r *TableauWebhookReconciler) recordedOwner(ctx context.Context, conn *connection, id string, wh *tableauv1.TableauWebhook) (string, error) {
-	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookID: webhookIDKey(conn.session.SiteID, id)}, client.UnsafeDisableDeepCopy); err != nil {
+	recording, err := webhooksRecording(ctx, r, conn.session.SiteID, id)
+	if err != nil {
 		return "", err
 	}
-	for i := range list.Items {
-		other := &list.Items[i]
+	for i := range recording {
+		other := &recording[i]
 		if other.UID == wh.UID {
 			continue
 		}

@@ -443,11 +443,11 @@ func (r *TableauWebhookReconciler) enqueueNameSiblingsOnRelease(ctx context.Cont
 }
 
 func (r *TableauWebhookReconciler) addNameSiblings(ctx context.Context, wh *tableauv1.TableauWebhook, name string, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: name}, client.UnsafeDisableDeepCopy); err != nil {
+	siblings, err := webhooksNamed(ctx, r, name)
+	if err != nil {
 		return
 	}
-	for _, req := range requestsFor(list.Items) {
+	for _, req := range requestsFor(siblings) {
 		if req.Name != wh.Name || req.Namespace != wh.Namespace {
 			q.Add(req)
 		}

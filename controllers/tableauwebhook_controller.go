@@ -377,12 +377,12 @@ func (r *TableauWebhookReconciler) resolveDestination(ctx context.Context, wh *t
 // admitted late, never takes a name that is in use.
 func (r *TableauWebhookReconciler) checkNameConflict(ctx context.Context, wh *tableauv1.TableauWebhook, conn *connection) error {
 	name, luid := wh.TableauName(), conn.session.SiteID
-	var list tableauv1.TableauWebhookList
-	if err := r.List(ctx, &list, client.MatchingFields{indexWebhookName: name}, client.UnsafeDisableDeepCopy); err != nil {
+	claimants, err := webhooksNamed(ctx, r, name)
+	if err != nil {
 		return err
 	}
 	// Oldest first, so that the message names the first claimant.
-	slices.SortFunc(list.Items, func(a, b tableauv1.TableauWebhook) int {
+	slices.SortFunc(claimants, func(a, b tableauv1.TableauWebhook) int {
 		switch {
 		case claimsBefore(&a, &b):
 			return -1
@@ -391,8 +391,8 @@ func (r *TableauWebhookReconciler) checkNameConflict(ctx context.Context, wh *ta
 		}
 		return 0
 	})
-	for i := range list.Items {
-		other := &list.Items[i]
+	for i := range claimants {
+		other := &claimants[i]
 		if other.UID == wh.UID || checkReservedName(other) != nil || !outranks(other, wh, name, luid) {
 			continue
 		}
