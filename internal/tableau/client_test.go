@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestNewClientValidatesConfig(t *testing.T) {
@@ -719,6 +720,28 @@ func TestListFollowsPagination(t *testing.T) {
 	for i, r := range reqs[1:] {
 		if r.query["pageSize"][0] != "2" || r.query["pageNumber"][0] != string(rune('2'+i)) {
 			t.Errorf("page request %d query = %v, want the server's page size", i+2, r.query)
+		}
+	}
+}
+
+// A List keeps once what its webhooks share, across pages: the owner and the event.
+func TestListSharesRepeatedFields(t *testing.T) {
+	f := newFake(t)
+	f.pageSize = 2
+	for i := range 3 {
+		f.addWebhook("w"+string(rune('a'+i)), "WorkbookCreated", "https://x")
+	}
+	ws, err := mustClient(t, f.config()).ListWebhooks(context.Background())
+	if err != nil || len(ws) != 3 {
+		t.Fatalf("ListWebhooks = %d webhooks, %v", len(ws), err)
+	}
+	for _, w := range ws[1:] {
+		for _, f := range []struct{ name, first, this string }{
+			{"event", ws[0].Event, w.Event}, {"owner ID", ws[0].OwnerID, w.OwnerID}, {"owner name", ws[0].OwnerName, w.OwnerName},
+		} {
+			if f.this == "" || f.this != f.first || unsafe.StringData(f.this) != unsafe.StringData(f.first) {
+				t.Errorf("webhook %s: %s %q is not the first webhook's %q, shared", w.Name, f.name, f.this, f.first)
+			}
 		}
 	}
 }

@@ -90,12 +90,25 @@ func (c *Client) ListWebhooks(ctx context.Context) ([]Webhook, error) {
 	}
 	all := make([]Webhook, 0, len(page.Webhooks))
 	seen := make(map[string]bool, len(page.Webhooks))
+	// What most webhooks of a site share (their owner, event, the reason Tableau disabled
+	// them) is kept once per List, not once per webhook: the operator keeps the list.
+	shared := map[string]string{}
+	intern := func(s *string) {
+		if c, ok := shared[*s]; ok {
+			*s = c
+		} else {
+			shared[*s] = *s
+		}
+	}
 	add := func(ws []Webhook) {
 		for _, w := range ws {
 			if w.ID != "" && seen[w.ID] {
 				continue
 			}
 			seen[w.ID] = true
+			for _, f := range []*string{&w.Event, &w.LegacyEvent, &w.StatusChangeReason, &w.OwnerID, &w.OwnerName} {
+				intern(f)
+			}
 			all = append(all, w)
 		}
 	}
