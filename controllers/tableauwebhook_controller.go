@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -84,7 +83,7 @@ type TableauWebhookReconciler struct {
 
 // rejection is a spec Tableau refused, and its answer.
 type rejection struct {
-	digest  string
+	digest  specSum
 	problem problem
 }
 
@@ -182,7 +181,9 @@ func (r *TableauWebhookReconciler) reconcileNormal(ctx context.Context, wh, writ
 		return ctrl.Result{}, nil, r.connectionLost(site, conn, err)
 	}
 	conn.webhooks.setOwner(w.ID, client.ObjectKeyFromObject(wh))
-	r.applied.Store(wh.UID, specDigest(desired))
+	if d := specDigest(desired); !r.appliedIs(wh.UID, d) {
+		r.applied.Store(wh.UID, d)
+	}
 	r.rejected.Delete(wh.UID)
 	recordObserved(wh, conn, w)
 	if err := r.runPendingTest(ctx, wh, conn); err != nil {
@@ -539,16 +540,25 @@ func disabledBySpec(wh *tableauv1.TableauWebhook, id string) bool {
 // Tableau: what it wants is what was last applied. After a restart, when nothing was applied
 // yet, a webhook that was Available for this generation has drifted.
 func (r *TableauWebhookReconciler) isDrift(wh *tableauv1.TableauWebhook, desired tableau.WebhookSpec) bool {
-	if d, ok := r.applied.Load(wh.UID); ok {
-		return d == specDigest(desired)
+	if _, ok := r.applied.Load(wh.UID); ok {
+		return r.appliedIs(wh.UID, specDigest(desired))
 	}
 	return matchedBefore(wh)
 }
 
+// appliedIs reports whether d is the digest applied records for uid.
+func (r *TableauWebhookReconciler) appliedIs(uid types.UID, d specSum) bool {
+	v, ok := r.applied.Load(uid)
+	return ok && v.(specSum) == d
+}
+
+// specSum is the digest of a desired webhook (specDigest), kept per resource: an array, so
+// that the map entry holds it without another allocation.
+type specSum [sha256.Size]byte
+
 // specDigest identifies a desired webhook without holding its (possibly secret) URL.
-func specDigest(w tableau.WebhookSpec) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%q %q %q %t", w.Name, w.Event, w.URL, w.Enabled)))
-	return hex.EncodeToString(sum[:])
+func specDigest(w tableau.WebhookSpec) specSum {
+	return sha256.Sum256([]byte(fmt.Sprintf("%q %q %q %t", w.Name, w.Event, w.URL, w.Enabled)))
 }
 
 // matchedBefore reports whether the webhook was Available for the current generation, so
