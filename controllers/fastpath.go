@@ -42,12 +42,12 @@ type converged struct {
 	entries map[types.UID]convergedEntry
 }
 
+// convergedEntry is what a converged resource needs remembered; what its object says (its
+// site, its webhook's ID) is read from the object, which the resourceVersion pins.
 type convergedEntry struct {
 	resourceVersion string
 	epochs          dependencyEpochs
-	site            types.NamespacedName
 	conn            *connection
-	webhookID       string
 	webhook         uint64 // maphash of the tableau.Webhook
 }
 
@@ -90,14 +90,14 @@ func (c *converged) epochsOf(wh *tableauv1.TableauWebhook) dependencyEpochs {
 // meanwhile that the reconcile did not read (a spec edit, the start of a deletion, a test
 // request): then nothing is recorded, since the resourceVersion would vouch for it.
 func (c *converged) record(before, wh *tableauv1.TableauWebhook, epochs dependencyEpochs, conn *connection, w tableau.Webhook) {
-	if wh.Generation != before.Generation || wh.Annotations[tableauv1.AnnotationTest] != before.Annotations[tableauv1.AnnotationTest] || !settled(wh) {
+	if wh.Generation != before.Generation || wh.Annotations[tableauv1.AnnotationTest] != before.Annotations[tableauv1.AnnotationTest] ||
+		!settled(wh) || wh.Status.WebhookID != w.ID {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.entries[wh.UID] = convergedEntry{
-		resourceVersion: wh.ResourceVersion, epochs: epochs, site: siteKeyOf(wh), conn: conn,
-		webhookID: w.ID, webhook: maphash.Comparable(c.seed, w),
+		resourceVersion: wh.ResourceVersion, epochs: epochs, conn: conn, webhook: maphash.Comparable(c.seed, w),
 	}
 }
 
@@ -136,13 +136,13 @@ func (r *TableauWebhookReconciler) unchanged(ctx context.Context, key types.Name
 	c.mu.Lock()
 	e, ok := c.entries[wh.UID]
 	c.mu.Unlock()
-	if !ok || e.resourceVersion != wh.ResourceVersion || e.epochs != c.epochsOf(wh) || !r.conns.stillUsing(e.site, e.conn) {
+	if !ok || e.resourceVersion != wh.ResourceVersion || e.epochs != c.epochsOf(wh) || !r.conns.stillUsing(siteKeyOf(wh), e.conn) {
 		return 0, false
 	}
 	if err := e.conn.webhooks.refreshIfOlder(ctx, e.conn.client, r.cacheMaxAge(wh)); err != nil {
 		return 0, false
 	}
-	if w, ok := e.conn.webhooks.get(e.webhookID); !ok || maphash.Comparable(c.seed, w) != e.webhook {
+	if w, ok := e.conn.webhooks.get(wh.Status.WebhookID); !ok || maphash.Comparable(c.seed, w) != e.webhook {
 		return 0, false
 	}
 	c.skipped.Add(1)

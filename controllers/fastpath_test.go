@@ -16,7 +16,7 @@ func TestConvergedRecordsOnlyWhatWasReconciled(t *testing.T) {
 	before := &tableauv1.TableauWebhook{ObjectMeta: metav1.ObjectMeta{
 		Namespace: "team-a", Name: "hook", UID: "u1", Generation: 3, ResourceVersion: "10",
 		Finalizers: []string{webhookFinalizer}, Labels: map[string]string{"app": "x"},
-	}}
+	}, Status: tableauv1.TableauWebhookStatus{WebhookID: "w1"}}
 	now := metav1.Now()
 	for _, tc := range []struct {
 		name   string
@@ -31,6 +31,7 @@ func TestConvergedRecordsOnlyWhatWasReconciled(t *testing.T) {
 		}, false},
 		{"labels changed meanwhile (not read)", func(wh *tableauv1.TableauWebhook) { wh.Labels = map[string]string{"app": "y"} }, true},
 		{"finalizer removed meanwhile", func(wh *tableauv1.TableauWebhook) { wh.Finalizers = nil }, false},
+		{"status records another webhook", func(wh *tableauv1.TableauWebhook) { wh.Status.WebhookID = "w2" }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newConverged()
