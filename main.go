@@ -113,9 +113,9 @@ func main() {
 		metricsOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
 	}
 
-	// managedFields are most of a small object's size and the controllers never read them:
-	// dropping them from the cache keeps memory low at tens of thousands of resources.
-	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	// What the cache keeps of each object: controllers.ConfigureCache.
+	var cacheOpts cache.Options
+	controllers.ConfigureCache(&cacheOpts)
 	if namespaces := parseNamespaces(watchNamespaces); len(namespaces) > 0 {
 		cacheOpts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
 		for _, ns := range namespaces {

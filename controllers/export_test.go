@@ -54,3 +54,6 @@ var (
 	BucketOf          = bucketOf
 	WebhookIDKey      = webhookIDKey
 )
+
+// NewSharedStrings returns the share method of a sharedStrings that keeps up to maxValues.
+func NewSharedStrings(maxValues int) func(*string) { return newSharedStrings(maxValues).share }

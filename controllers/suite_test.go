@@ -205,7 +205,7 @@ func newEnv(t *testing.T, options ...envOption) *testEnv {
 			Scheme:                 mgrScheme,
 			Metrics:                metricsserver.Options{BindAddress: "0"},
 			HealthProbeBindAddress: "0",
-			Cache:                  cache.Options{DefaultNamespaces: namespaces},
+			Cache:                  cacheOptions(namespaces),
 			Logger:                 logf.Log.WithName(t.Name()),
 			// Every test runs its own manager, with controllers of the same names.
 			Controller: config.Controller{SkipNameValidation: ptr.To(true)},
@@ -234,6 +234,13 @@ func newEnv(t *testing.T, options ...envOption) *testEnv {
 		t.Cleanup(cancel)
 	}
 	return e
+}
+
+// cacheOptions are the manager's cache options (main.go's) for the namespaces.
+func cacheOptions(namespaces map[string]cache.Config) cache.Options {
+	o := cache.Options{DefaultNamespaces: namespaces}
+	controllers.ConfigureCache(&o)
+	return o
 }
 
 func (e *testEnv) createNamespace(name string, labels map[string]string) string {
