@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -22,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	tableauv1 "github.com/tableau-webhook-operator/tableau-webhook-operator/api/v1alpha1"
+	"github.com/tableau-webhook-operator/tableau-webhook-operator/internal/eventrecorder"
 )
 
 // Transient failures are retried per resource from 1 s, doubling, up to 5 min (DESIGN 2.3).
@@ -105,10 +107,22 @@ func setup(ctx context.Context, mgr manager.Manager, opts Options) (*operator, e
 		return nil, err
 	}
 
+	// Events go through a recorder of bounded memory (internal/eventrecorder), not
+	// mgr.GetEventRecorder: client-go's broadcaster keeps a copy of every Event it wrote for 6
+	// to 12 minutes, 11 MiB of the heap after 10,000 TableauWebhooks were created.
+	eventsClient, err := eventsv1client.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, err
+	}
+	siteEvents := eventrecorder.New(eventsClient, mgr.GetScheme(), "tableausite-controller", mgr.GetLogger().WithName("events"), eventrecorder.Options{})
+	if err := mgr.Add(siteEvents); err != nil {
+		return nil, err
+	}
+
 	access := siteAccess{reader: mgr.GetClient()}
 	sites := &TableauSiteReconciler{
 		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("tableausite-controller"),
+		Recorder: siteEvents,
 		Options:  opts,
 		conns:    conns,
 		access:   access,
@@ -118,7 +132,7 @@ func setup(ctx context.Context, mgr manager.Manager, opts Options) (*operator, e
 	}
 	webhooks := &TableauWebhookReconciler{
 		Client:    mgr.GetClient(),
-		Recorder:  mgr.GetEventRecorder("tableauwebhook-controller"),
+		Recorder:  siteEvents.For("tableauwebhook-controller"),
 		Options:   opts,
 		Metrics:   metrics,
 		conns:     conns,
