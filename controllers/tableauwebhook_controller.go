@@ -552,8 +552,8 @@ func (r *TableauWebhookReconciler) appliedIs(uid types.UID, d specSum) bool {
 	return ok && v.(specSum) == d
 }
 
-// specSum is the digest of a desired webhook (specDigest), kept per resource: an array, so
-// that the map entry holds it without another allocation.
+// specSum is the digest of a desired webhook (specDigest), kept per resource: 32 bytes, where
+// its hex string took 64 and a string header of its own.
 type specSum [sha256.Size]byte
 
 // specDigest identifies a desired webhook without holding its (possibly secret) URL.
