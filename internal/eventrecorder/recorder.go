@@ -21,12 +21,20 @@
 // annotations match too (client-go would count a different note into the first one's series,
 // hiding it), and not only when the regarding object's resourceVersion matches (it changes with
 // every status write; the core/v1 recorder ignores it too). A series count is written on the
-// first repeat and then at most every Options.SeriesUpdateInterval. One goroutine does all
-// writes, instead of one goroutine per Event.
+// first repeat and then at most every Options.SeriesUpdateInterval.
+//
+// Options.Writers goroutines (8 by default) do all writes, instead of one goroutine per Event.
+// Each owns a shard: its own queue and series cache, and the events whose series key hashes to
+// it, so that the repeats of one event are written in order by one goroutine and the shards
+// share no series state. With one writer the API server's latency would bound the rate of
+// Events (50/s at 20 ms), and a retry would hold up every Event behind it; with several, a
+// burst of creations is written Writers requests at a time, and a retry holds up only its shard.
 //
 // The Recorder is a manager Runnable that does not need leader election, so Events emitted by
 // a replica that is not (yet) the leader are written too. Events emitted before Start are queued
-// (up to Options.QueueSize) and written once it runs.
+// (up to Options.QueueSize) and written once it runs. When the manager stops, it stops this
+// Runnable before the controllers, which still emit Events: Start goes on writing them, and the
+// rest of the queue, until the queues are empty or Options.ShutdownGrace has passed (see Start).
 package eventrecorder
 
 import (
@@ -67,13 +75,26 @@ const truncatedSuffix = " ..."
 // Options tunes a Recorder. The zero value gives the defaults, which follow client-go's
 // broadcaster where it has an equivalent.
 type Options struct {
-	// QueueSize is how many Events may wait for the writer; an Event emitted while the queue is
-	// full is dropped. Default 1000, the queue length of client-go's broadcaster.
+	// Writers is how many goroutines write Events, each with its own shard of the queue and of
+	// the series cache, so that up to Writers requests are in flight at once: at an API latency
+	// L they write up to Writers/L Events a second, unless the client's own rate limit
+	// (rest.Config QPS; controller-runtime's GetConfig turns it off) is lower. Default 8. A
+	// shard costs a goroutine (a few KiB of stack), a ticker, and the buffer of its queue (40
+	// bytes a slot); the queue and cache entries themselves are bounded by QueueSize and
+	// CacheSize however many shards share them.
+	Writers int
+	// QueueSize is how many Events may wait for the writers in all, divided evenly among the
+	// Writers shards (each at least 1, so the total is exact when it is at least Writers). An
+	// Event emitted while its shard's queue is full is dropped. A shard has only its share, so
+	// the repeats of one hot event have QueueSize/Writers slots; they need few, as a writer
+	// counts a repeat in memory and writes a series at most once per SeriesUpdateInterval.
+	// Default 1000, the queue length of client-go's broadcaster.
 	QueueSize int
-	// CacheSize bounds how many recent events are remembered for series detection. When it is
-	// full the least recently seen is forgotten, and its next repeat makes a new Event rather
-	// than extending the old one's series. An entry takes about 300 bytes (measured with
-	// typical names), so the default 4096 is about 1.2 MiB at most.
+	// CacheSize bounds how many recent events are remembered for series detection, in all,
+	// divided among the shards as QueueSize is. When a shard's part is full its least recently
+	// seen event is forgotten, and its next repeat makes a new Event rather than extending the
+	// old one's series. An entry takes about 300 bytes (measured with typical names), so the
+	// default 4096 is about 1.2 MiB at most.
 	CacheSize int
 	// SeriesWindow is how long after its last observation an event can still be repeated into a
 	// series. Default 6 minutes, client-go's finishTime.
@@ -93,12 +114,20 @@ type Options struct {
 	// RequestTimeout bounds one API request, so that an API server that accepts the connection
 	// and never answers cannot stall the writer. Default 10 seconds.
 	RequestTimeout time.Duration
+	// ShutdownGrace bounds how long Start goes on writing after its context is cancelled: the
+	// Events still queued, those emitted meanwhile (by the controllers, which the manager stops
+	// after Start returns) and the series counts not yet written. What is left when it runs out
+	// is dropped, so that an API server that does not answer cannot hold up the manager's
+	// shutdown beyond it. Default 5 seconds; keep it well below the manager's
+	// GracefulShutdownTimeout (30 seconds by default), which bounds the whole shutdown.
+	ShutdownGrace time.Duration
 	// Clock gives the time of Events, and of series observations and writes. Default the real
 	// clock; tests use a fake one to move past SeriesWindow.
 	Clock clock.PassiveClock
 }
 
 func (o Options) withDefaults() Options {
+	setDefault(&o.Writers, 8)
 	setDefault(&o.QueueSize, 1000)
 	setDefault(&o.CacheSize, 4096)
 	setDefault(&o.SeriesWindow, 6*time.Minute)
@@ -107,6 +136,7 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.RetryDelay, time.Second)
 	setDefault(&o.MaxRetryDelay, 10*time.Second)
 	setDefault(&o.RequestTimeout, 10*time.Second)
+	setDefault(&o.ShutdownGrace, 5*time.Second)
 	o.MaxRetryDelay = max(o.MaxRetryDelay, o.RetryDelay)
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
@@ -121,8 +151,8 @@ func setDefault[T int | time.Duration](v *T, def T) {
 }
 
 // Recorder records events.k8s.io/v1 Events for one reporting controller. All Recorders made
-// from one New (with For) share its queue, series cache and writer. It is safe for concurrent
-// use.
+// from one New (with For) share its queues, series caches and writers. It is safe for
+// concurrent use.
 type Recorder struct {
 	*writer
 	reportingController string
@@ -153,15 +183,14 @@ func New(c eventsv1client.EventsGetter, scheme *runtime.Scheme, reportingControl
 		log:      log,
 		opts:     opts,
 		hostname: hostname,
-		queue:    make(chan *eventsv1.Event, opts.QueueSize),
 	}
-	w.initCache()
+	w.initShards()
 	return w.forController(reportingController)
 }
 
-// For returns a recorder that reports Events as reportingController, through the same queue,
-// series cache and writer as r, so that several controllers of a manager share one writer and
-// one bound on memory. Only r (or any one of them) is to be started.
+// For returns a recorder that reports Events as reportingController, through the same queues,
+// series caches and writers as r, so that several controllers of a manager share them and one
+// bound on memory. Only r (or any one of them) is to be started.
 func (r *Recorder) For(reportingController string) recorder.EventRecorder {
 	return r.forController(reportingController)
 }
@@ -181,8 +210,8 @@ func (w *writer) forController(reportingController string) *Recorder {
 }
 
 // Eventf records an Event about regarding (and optionally related) with the note formatted from
-// note and args. It never blocks: the Event is queued for the writer, or dropped if the queue
-// is full.
+// note and args. It never blocks: the Event is queued for its writer, or dropped if that
+// writer's queue is full.
 func (r *Recorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
 	r.record(regarding, related, nil, eventtype, reason, action, note, args)
 }
@@ -299,10 +328,24 @@ func truncateNote(note string) string {
 	return note[:cut] + truncatedSuffix
 }
 
-// Start writes queued Events until ctx is cancelled, then returns nil. Events still queued, and
-// series counts not yet written (at most SeriesUpdateInterval's worth), are then lost, as they
-// are with client-go's broadcaster; Eventf after that drops its Event. It may be called once,
-// on any one of the Recorders that share a writer: add the Recorder to the manager (mgr.Add).
+// Start runs the writers, writing queued Events, until ctx is cancelled and they have drained.
+//
+// The manager cancels ctx before it stops the controllers (it stops the Runnables that do not
+// need leader election first, and waits for them), so Events are still queued then and still
+// come. Start goes on writing, on a context of its own, until every writer's queue is empty and
+// every series count observed is written, accepting Events meanwhile; only then does it stop
+// accepting them (Eventf drops its Event from then on, logged at V(1)) and return nil. The drain
+// takes at most Options.ShutdownGrace: whatever is still unwritten when it runs out is dropped,
+// counted in Dropped and logged, and Start returns. client-go's broadcaster, by contrast, loses
+// whatever is queued at once.
+//
+// The manager stops the controllers only once Start has returned, so the Events of reconciles
+// that end after the drain are still dropped. To write those too, run Start outside the
+// manager instead of adding it, with a context cancelled once mgr.Start has returned, and wait
+// for it to return.
+//
+// It may be called once, on any one of the Recorders that share writers: add the Recorder to
+// the manager (mgr.Add).
 func (r *Recorder) Start(ctx context.Context) error {
 	return r.run(ctx)
 }
@@ -311,7 +354,10 @@ func (r *Recorder) Start(ctx context.Context) error {
 // controller-runtime's own recorder, so that a replica waiting for leadership can report too.
 func (r *Recorder) NeedLeaderElection() bool { return false }
 
-// Dropped is how many Events have been dropped because the queue was full since New.
+// Dropped is how many Events have been dropped unwritten since New, by all writers: emitted
+// while the writer's queue was full, or still queued when Start's ShutdownGrace ran out.
+// Events emitted after Start returned, which are dropped too, are not counted (they are
+// logged at V(1)).
 func (r *Recorder) Dropped() uint64 {
 	return r.dropped.Load()
 }
@@ -319,21 +365,34 @@ func (r *Recorder) Dropped() uint64 {
 // dropLogInterval is the least time between two log lines about dropped Events.
 const dropLogInterval = 10 * time.Second
 
-// enqueue hands event to the writer without waiting. A full queue drops it, counted, with at
-// most one log line per dropLogInterval however many are dropped.
+// enqueue hands event to the writer of its series without waiting. A full queue drops it,
+// counted, with at most one log line per dropLogInterval however many are dropped.
+//
+// The series key is computed here, on the caller's goroutine, because it chooses the shard;
+// it travels with the Event so that the writer need not hash it again.
 func (w *writer) enqueue(event *eventsv1.Event) {
-	if w.stopped.Load() {
+	key := keyOf(event)
+	s := w.shardOf(key)
+	// Shared with other enqueues; exclusive only while Start sets stopped. Holding it from the
+	// check to the send means that no Event enters a queue after Start has stopped writing.
+	w.mu.RLock()
+	stopped, queued := w.stopped, false
+	if !stopped {
+		select {
+		case s.queue <- queuedEvent{key: key, event: event}:
+			queued = true
+		default:
+		}
+	}
+	w.mu.RUnlock()
+	switch {
+	case stopped:
 		w.log.V(1).Info("Recorder is stopped, dropping event", "namespace", event.Namespace, "reason", event.Reason, "note", event.Note)
-		return
+	case !queued:
+		w.dropped.Add(1)
+		w.unreported.Add(1)
+		w.reportDrops()
 	}
-	select {
-	case w.queue <- event:
-		return
-	default:
-	}
-	w.dropped.Add(1)
-	w.unreported.Add(1)
-	w.reportDrops()
 }
 
 // reportDrops logs the Events dropped since the last report, if any and if the last report is
@@ -346,15 +405,17 @@ func (w *writer) reportDrops() {
 		return
 	}
 	if n := w.unreported.Swap(0); n > 0 {
-		w.log.Info("Event queue is full, dropped events", "dropped", n, "droppedTotal", w.dropped.Load(), "queueSize", cap(w.queue))
+		w.log.Info("Event queue is full, dropped events", "dropped", n, "droppedTotal", w.dropped.Load(),
+			"queueSize", w.queueSize, "writers", len(w.shards))
 	}
 }
 
 // counters of the writer, kept apart so that the writer struct reads as its state.
 type counters struct {
-	dropped     atomic.Uint64 // Events dropped on a full queue, since New
-	unreported  atomic.Uint64 // of those, not yet logged
+	dropped     atomic.Uint64 // Events dropped unwritten (see Dropped), since New
+	unreported  atomic.Uint64 // of those dropped on a full queue, not yet logged
 	lastDropLog atomic.Int64  // UnixNano of the last log line about drops
-	stopped     atomic.Bool   // Start has returned: nothing will write the queue any more
 	started     atomic.Bool
+	// What the shutdown grace period left unwritten: Events still queued, series counts.
+	abandonedEvents, abandonedCounts atomic.Uint64
 }

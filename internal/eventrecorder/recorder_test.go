@@ -1,10 +1,12 @@
 package eventrecorder
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -388,16 +390,17 @@ func TestSeriesWindow(t *testing.T) {
 
 // TestCacheBound checks that the series cache holds at most CacheSize events, that a repeat of
 // an evicted one makes a new Event rather than a PATCH, and that one still cached is patched.
+// One writer, so that its cache is the whole CacheSize (TestShares checks the division).
 func TestCacheBound(t *testing.T) {
 	const size = 2
-	f := setup(t, nil, Options{CacheSize: size, SeriesUpdateInterval: time.Millisecond})
+	f := setup(t, nil, Options{Writers: 1, CacheSize: size, SeriesUpdateInterval: time.Millisecond})
 	var peak atomic.Int64
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
 		for {
-			if n := int64(f.rec.cache.Len()); n > peak.Load() {
+			if n := int64(f.rec.cached()); n > peak.Load() {
 				peak.Store(n)
 			}
 			select {
@@ -425,7 +428,7 @@ func TestCacheBound(t *testing.T) {
 	if p := peak.Load(); p > size || p == 0 {
 		t.Errorf("cache held up to %d entries, want 1 to %d", p, size)
 	}
-	if n := f.rec.cache.Len(); n != size {
+	if n := f.rec.cached(); n != size {
 		t.Errorf("cache holds %d entries, want %d", n, size)
 	}
 }
@@ -433,7 +436,8 @@ func TestCacheBound(t *testing.T) {
 // TestEvictionWritesPendingCount checks that a series count not yet written when its event
 // leaves the cache is written then, not lost.
 func TestEvictionWritesPendingCount(t *testing.T) {
-	f := setup(t, nil, Options{CacheSize: 1, SeriesUpdateInterval: time.Hour})
+	// One writer, so that b evicts a from the one cache entry.
+	f := setup(t, nil, Options{Writers: 1, CacheSize: 1, SeriesUpdateInterval: time.Hour})
 	f.start()
 	a := f.configMap("a")
 	for range 3 {
@@ -473,10 +477,11 @@ func TestSeriesOfDeletedEvent(t *testing.T) {
 
 // TestQueueFull checks that Eventf does not block on a full queue (nothing is writing it
 // before Start), drops what does not fit, says so once rather than once per Event, and that
-// the queued ones are written once the writer starts.
+// the queued ones are written once the writer starts. One writer, so that its queue is the
+// whole QueueSize and the Events of one series fill it.
 func TestQueueFull(t *testing.T) {
 	const queued, emitted = 3, 50
-	f := setup(t, nil, Options{QueueSize: queued})
+	f := setup(t, nil, Options{Writers: 1, QueueSize: queued})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -498,7 +503,7 @@ func TestQueueFull(t *testing.T) {
 	f.start()
 	f.waitEvents("full", wantCounts(1, 1, 1))
 	testenv.Eventually(t, 10*time.Second, func(context.Context) error {
-		if n := len(f.rec.queue); n > 0 {
+		if n := f.rec.queued(); n > 0 {
 			return fmt.Errorf("%d events still queued", n)
 		}
 		return nil
@@ -547,11 +552,29 @@ func TestTruncateNote(t *testing.T) {
 }
 
 // flakyProxy forwards requests to the test API server, answering the first failures POSTs
-// itself with status instead, and counts the POSTs.
+// itself with status instead, and counts the POSTs. Its other fields fault writes (POSTs and
+// PATCHes) in other ways: lostAnswers forwards the POSTs after the failures but answers them
+// 503, as when the answer of a create that went through is lost; latency delays every write;
+// hold makes every write wait until it is closed (release); stuck fails, with 503, every POST
+// whose body contains it.
 type flakyProxy struct {
-	failures int32
-	status   int
-	posts    atomic.Int32
+	failures    int32
+	status      int
+	lostAnswers int32
+	latency     time.Duration
+	hold        chan struct{}
+	stuck       string
+
+	posts       atomic.Int32
+	held        atomic.Int32 // writes that have waited for hold
+	inFlight    atomic.Int32 // writes being answered
+	peak        atomic.Int32 // the most writes answered at once
+	releaseOnce sync.Once
+}
+
+// release lets the writes held by hold through, and those after them.
+func (p *flakyProxy) release() {
+	p.releaseOnce.Do(func() { close(p.hold) })
 }
 
 func (p *flakyProxy) config(t *testing.T) *rest.Config {
@@ -570,14 +593,65 @@ func (p *flakyProxy) config(t *testing.T) *rest.Config {
 	proxy := httputil.NewSingleHostReverseProxy(upstream)
 	proxy.Transport = transport
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && p.posts.Add(1) <= p.failures {
-			http.Error(w, "injected failure", p.status)
-			return
+		if r.Method == http.MethodPost || r.Method == http.MethodPatch {
+			n := p.inFlight.Add(1)
+			defer p.inFlight.Add(-1)
+			for {
+				peak := p.peak.Load()
+				if n <= peak || p.peak.CompareAndSwap(peak, n) {
+					break
+				}
+			}
+			if p.hold != nil {
+				p.held.Add(1)
+				select {
+				case <-p.hold:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			if p.latency > 0 { // the API server's latency, simulated: not a wait for anything
+				select {
+				case <-time.After(p.latency):
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}
+		if r.Method == http.MethodPost {
+			n := p.posts.Add(1)
+			if p.stuck != "" {
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadRequest)
+					return
+				}
+				if bytes.Contains(body, []byte(p.stuck)) {
+					http.Error(w, "injected failure", http.StatusServiceUnavailable)
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
+			if n <= p.failures {
+				http.Error(w, "injected failure", p.status)
+				return
+			}
+			if n <= p.failures+p.lostAnswers {
+				proxy.ServeHTTP(httptest.NewRecorder(), r)
+				http.Error(w, "injected loss of the answer", http.StatusServiceUnavailable)
+				return
+			}
 		}
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(server.Close)
-	return &rest.Config{Host: server.URL}
+	if p.hold != nil {
+		t.Cleanup(p.release) // before server.Close, which waits for the held requests
+	}
+	// No client-side rate limit, as controller-runtime's GetConfig configures it (QPS -1, left
+	// to the API server's priority and fairness): client-go's default, 5 a second, would bound
+	// the writers below what the tests measure.
+	return &rest.Config{Host: server.URL, QPS: -1}
 }
 
 // TestRetriesTransientErrors checks that a write failing with 503 is retried until it succeeds.
@@ -611,10 +685,10 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 
 // TestPermanentErrorsNotRetried checks that an Event the API server rejects (invalid, or in a
 // namespace that does not exist) is tried once: a retry would wait an hour and hold up the
-// Event after it.
+// Event after it (one writer, so that it is after them on the same one).
 func TestPermanentErrorsNotRetried(t *testing.T) {
 	p := &flakyProxy{}
-	f := setup(t, p.config(t), Options{RetryDelay: time.Hour})
+	f := setup(t, p.config(t), Options{Writers: 1, RetryDelay: time.Hour})
 	f.start()
 	f.rec.Eventf(f.configMap("invalid"), nil, corev1.EventTypeNormal, "", "Reconcile", "no reason")
 	missing := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere", Namespace: f.ns + "-missing"}}
@@ -627,10 +701,14 @@ func TestPermanentErrorsNotRetried(t *testing.T) {
 	if n := f.logs.count("Unable to write event, dropping it"); n != 2 {
 		t.Errorf("%d log lines about rejected events, want 2", n)
 	}
+	if n := f.logs.count("will retry"); n != 0 {
+		t.Errorf("%d retries, want none", n)
+	}
 }
 
-// TestStartStopsWhileRetrying checks that cancelling Start's context ends it at once, also
-// while it waits to retry a write to an API server that is not there; and that Start runs once.
+// TestStartStopsWhileRetrying checks that cancelling Start's context ends it within
+// ShutdownGrace, also while it waits to retry a write to an API server that is not there; and
+// that Start runs once.
 func TestStartStopsWhileRetrying(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs kube-apiserver and etcd; run without -short")
@@ -641,7 +719,7 @@ func TestStartStopsWhileRetrying(t *testing.T) {
 	}
 	nowhere := "http://" + listener.Addr().String()
 	_ = listener.Close()
-	f := setup(t, &rest.Config{Host: nowhere}, Options{RetryDelay: time.Hour})
+	f := setup(t, &rest.Config{Host: nowhere}, Options{RetryDelay: time.Hour, ShutdownGrace: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -667,7 +745,7 @@ func TestStartStopsWhileRetrying(t *testing.T) {
 	}
 	// After Start, Eventf drops at once rather than filling the queue.
 	f.rec.Eventf(f.configMap("late"), nil, corev1.EventTypeNormal, "Synced", "Reconcile", "synced")
-	if n := len(f.rec.queue); n != 0 {
+	if n := f.rec.queued(); n != 0 {
 		t.Errorf("%d events queued after Start returned", n)
 	}
 }
@@ -676,7 +754,9 @@ func TestStartStopsWhileRetrying(t *testing.T) {
 // add up to the number of calls.
 func TestConcurrentUse(t *testing.T) {
 	const goroutines, calls, objects = 20, 50, 5
-	f := setup(t, nil, Options{QueueSize: goroutines * calls, SeriesUpdateInterval: 20 * time.Millisecond})
+	// Each of the default 8 shards can queue every call: all the repeats of an object go to
+	// one shard, which may be busy creating the Event while they come.
+	f := setup(t, nil, Options{QueueSize: 8 * goroutines * calls, SeriesUpdateInterval: 20 * time.Millisecond})
 	f.start()
 	var wg sync.WaitGroup
 	for g := range goroutines {
@@ -806,6 +886,364 @@ func TestTransient(t *testing.T) {
 	} {
 		if got := transient(c.err); got != c.want {
 			t.Errorf("transient(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// queued is how many Events wait in the shards' queues.
+func (w *writer) queued() int {
+	n := 0
+	for _, s := range w.shards {
+		n += len(s.queue)
+	}
+	return n
+}
+
+// cached is how many events the shards' series caches hold.
+func (w *writer) cached() int {
+	n := 0
+	for _, s := range w.shards {
+		n += s.cache.Len()
+	}
+	return n
+}
+
+// TestShares checks that QueueSize and CacheSize are totals divided among the writers, each
+// with at least 1, and that distinct events spread over the shards.
+func TestShares(t *testing.T) {
+	for _, c := range []struct {
+		total, n int
+		want     []int
+	}{
+		{1000, 8, []int{125, 125, 125, 125, 125, 125, 125, 125}},
+		{10, 3, []int{4, 3, 3}},
+		{2, 3, []int{1, 1, 1}},
+		{5, 1, []int{5}},
+	} {
+		got := make([]int, c.n)
+		for i := range got {
+			got[i] = share(c.total, c.n, i)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%d among %d: %v, want %v", c.total, c.n, got, c.want)
+		}
+	}
+
+	cs, err := kubernetes.NewForConfig(&rest.Config{Host: "http://127.0.0.1:1"}) // never reached
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := New(cs.EventsV1(), clientgoscheme.Scheme, controller, logr.Discard(), Options{Writers: 3, QueueSize: 10, CacheSize: 20})
+	if len(rec.shards) != 3 || rec.queueSize != 10 {
+		t.Fatalf("%d shards with %d queue slots, want 3 with 10", len(rec.shards), rec.queueSize)
+	}
+	for i, s := range rec.shards {
+		for k := range 100 {
+			s.cache.Add(seriesKey{byte(k)}, &series{})
+		}
+		if n, want := s.cache.Len(), []int{7, 7, 6}[i]; n != want {
+			t.Errorf("shard %d caches %d events, want %d", i, n, want)
+		}
+	}
+	if def := New(cs.EventsV1(), clientgoscheme.Scheme, controller, logr.Discard(), Options{}); len(def.shards) != 8 || def.queueSize != 1000 {
+		t.Errorf("defaults: %d shards with %d queue slots, want 8 with 1000", len(def.shards), def.queueSize)
+	}
+
+	used := map[*shard]bool{}
+	for i := range 100 {
+		e := rec.makeEvent(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint(i), Namespace: "ns"}},
+			nil, nil, corev1.EventTypeNormal, "R", "A", "n", nil)
+		used[rec.shardOf(keyOf(e))] = true
+	}
+	if len(used) != len(rec.shards) {
+		t.Errorf("100 distinct events on %d of %d shards", len(used), len(rec.shards))
+	}
+}
+
+// TestBurstWithoutDrops checks that the writers keep up with a burst of creations that one
+// writer could not carry at the API server's latency: each write takes latency more, so one
+// writer writes at most 1/latency Events a second, less than the burst's rate, and its
+// backlog outgrows the queue.
+func TestBurstWithoutDrops(t *testing.T) {
+	const (
+		latency   = 25 * time.Millisecond // one writer: at most 40 Events a second
+		every     = 10 * time.Millisecond // the burst: 100 a second, one per new object
+		n         = 120                   // so one writer's backlog grows past 70
+		queueSize = 32
+	)
+	burst := func(t *testing.T, writers int) (*fixture, *flakyProxy) {
+		p := &flakyProxy{latency: latency}
+		f := setup(t, p.config(t), Options{Writers: writers, QueueSize: queueSize})
+		f.start()
+		pace := time.NewTicker(every) // the pace of the burst, not a wait for anything
+		defer pace.Stop()
+		for i := range n {
+			<-pace.C
+			f.rec.Eventf(f.configMap(fmt.Sprintf("burst-%d", i)), nil, corev1.EventTypeNormal, "Created", "Create", "created")
+		}
+		return f, p
+	}
+	t.Run("OneWriterDrops", func(t *testing.T) {
+		if f, _ := burst(t, 1); f.rec.Dropped() == 0 {
+			t.Error("one writer dropped nothing: the burst is not more than it carries, and proves nothing")
+		}
+	})
+	t.Run("DefaultWriters", func(t *testing.T) {
+		f, p := burst(t, 0)
+		testenv.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+			list, err := f.cs.EventsV1().Events(f.ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return err
+			}
+			if len(list.Items) != n {
+				return fmt.Errorf("%d Events, want %d", len(list.Items), n)
+			}
+			return nil
+		})
+		if d := f.rec.Dropped(); d != 0 {
+			t.Errorf("dropped %d events", d)
+		}
+		if peak := p.peak.Load(); peak < 2 {
+			t.Errorf("at most %d write in flight at once", peak)
+		}
+	})
+}
+
+// TestRetryHoldsOnlyItsShard checks that an Event being retried does not hold up the Events of
+// other series, which go to other writers.
+func TestRetryHoldsOnlyItsShard(t *testing.T) {
+	p := &flakyProxy{stuck: "stuck-object"}
+	f := setup(t, p.config(t), Options{RetryDelay: time.Hour, ShutdownGrace: 100 * time.Millisecond})
+	f.start()
+	event := func(name string) (*corev1.ConfigMap, *shard) {
+		cm := f.configMap(name)
+		return cm, f.rec.shardOf(keyOf(f.rec.makeEvent(cm, nil, nil, corev1.EventTypeNormal, "Synced", "Reconcile", "synced", nil)))
+	}
+	stuck, stuckShard := event("stuck-object")
+	f.rec.Eventf(stuck, nil, corev1.EventTypeNormal, "Synced", "Reconcile", "synced")
+	testenv.Eventually(t, 10*time.Second, func(context.Context) error {
+		if f.logs.count("will retry") == 0 {
+			return errors.New("the stuck Event has not failed yet")
+		}
+		return nil
+	})
+	var free []string
+	for i := 0; i < 1000 && len(free) < 10; i++ {
+		if cm, s := event(fmt.Sprintf("free-%d", i)); s != stuckShard {
+			free = append(free, cm.Name)
+			f.rec.Eventf(cm, nil, corev1.EventTypeNormal, "Synced", "Reconcile", "synced")
+		}
+	}
+	if len(free) < 10 {
+		t.Fatalf("%d of 1000 objects' Events go to another writer than the stuck one's: there are %d writers", len(free), len(f.rec.shards))
+	}
+	for _, name := range free {
+		f.waitEvents(name, wantCounts(1))
+	}
+}
+
+// byKind is events by the kind of their regarding object.
+func byKind(events []eventsv1.Event) map[string]eventsv1.Event {
+	out := map[string]eventsv1.Event{}
+	for _, e := range events {
+		out[e.Regarding.Kind] = e
+	}
+	return out
+}
+
+// TestNameCollision checks that two Events whose names collide (same-named objects of two
+// kinds, at one instant of a coarse clock) are both written, and that the repeats of the second
+// make its own series, not the first's.
+func TestNameCollision(t *testing.T) {
+	clock := fakeclock.NewFakePassiveClock(time.Now()) // never moves: every Event has its instant
+	f := setup(t, nil, Options{Writers: 1, Clock: clock})
+	f.start()
+	cm := f.configMap("same")
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "same", Namespace: f.ns, UID: "secret-uid"}}
+	f.rec.Eventf(cm, nil, corev1.EventTypeNormal, "Synced", "Reconcile", "config map synced")
+	f.rec.Eventf(secret, nil, corev1.EventTypeNormal, "Synced", "Reconcile", "secret synced")
+	events := byKind(f.waitEvents("same", func(events []eventsv1.Event) error {
+		if kinds := byKind(events); len(events) != 2 || len(kinds) != 2 {
+			return errors.New("want one Event about the ConfigMap and one about the Secret")
+		}
+		return nil
+	}))
+	taken := fmt.Sprintf("same.%x", clock.Now().UnixNano())
+	if name := events["ConfigMap"].Name; name != taken {
+		t.Errorf("the first Event is %s, want %s", name, taken)
+	}
+	if name := events["Secret"].Name; !strings.HasPrefix(name, taken+"-") || len(name) <= len(taken+"-") {
+		t.Errorf("the second Event is %s, want %s-<generated>", name, taken)
+	}
+	if n := f.logs.count("Event name taken by another Event"); n != 1 {
+		t.Errorf("%d log lines about the taken name, want 1", n)
+	}
+
+	f.rec.Eventf(secret, nil, corev1.EventTypeNormal, "Synced", "Reconcile", "secret synced")
+	f.waitEvents("same", func(events []eventsv1.Event) error {
+		kinds := byKind(events)
+		if len(events) != 2 || counts([]eventsv1.Event{kinds["ConfigMap"]})[0] != 1 || counts([]eventsv1.Event{kinds["Secret"]})[0] != 2 {
+			return errors.New("want the Secret's Event with series count 2 and the ConfigMap's without a series")
+		}
+		return nil
+	})
+}
+
+// TestCreateRetriedAfterLostAnswer checks that a create that went through but whose answer was
+// lost is not made twice: its retry's AlreadyExists is the same Event, whose series its repeats
+// then make.
+func TestCreateRetriedAfterLostAnswer(t *testing.T) {
+	p := &flakyProxy{lostAnswers: 1}
+	f := setup(t, p.config(t), Options{RetryDelay: time.Millisecond})
+	f.start()
+	cm := f.configMap("lost")
+	for range 2 {
+		f.rec.Eventf(cm, nil, corev1.EventTypeNormal, "Synced", "Reconcile", "synced")
+	}
+	f.waitEvents(cm.Name, wantCounts(2))
+	if n := p.posts.Load(); n != 2 {
+		t.Errorf("%d POSTs, want 2 (the one whose answer was lost, and its retry)", n)
+	}
+	if n := f.logs.count("Event name taken by another Event"); n != 0 {
+		t.Errorf("the retry made a second Event")
+	}
+}
+
+func TestUnsent(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&url.Error{Op: "Post", URL: "https://x", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}, true},
+		{apierrors.NewTooManyRequests("x", 1), true},
+		{&url.Error{Op: "Post", URL: "https://x", Err: &net.OpError{Op: "read", Err: errors.New("connection reset")}}, false},
+		{context.DeadlineExceeded, false},
+		{apierrors.NewServiceUnavailable("x"), false},
+	} {
+		if got := unsent(c.err); got != c.want {
+			t.Errorf("unsent(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// TestShutdownDrains checks that cancelling Start's context does not lose Events: those queued
+// before, those emitted after (by reconciles the manager stops later), and the series counts
+// not yet due are all written before Start returns.
+func TestShutdownDrains(t *testing.T) {
+	p := &flakyProxy{hold: make(chan struct{})}
+	f := setup(t, p.config(t), Options{SeriesUpdateInterval: time.Hour, ShutdownGrace: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.rec.Start(ctx) }()
+	emit := func(name string) {
+		f.rec.Eventf(f.configMap(name), nil, corev1.EventTypeNormal, "Synced", "Reconcile", "synced")
+	}
+
+	emit("first")
+	testenv.Eventually(t, 10*time.Second, func(context.Context) error {
+		if p.held.Load() == 0 {
+			return errors.New("the first write has not reached the proxy")
+		}
+		return nil
+	})
+	for range 3 { // created, count 2 at once, count 3 not due for an hour
+		emit("repeated")
+	}
+	cancel()
+	emit("late")
+	select {
+	case err := <-done:
+		t.Fatalf("Start returned (%v) with writes still to do", err)
+	default: // it cannot have: the proxy holds a write, and the grace period is a minute
+	}
+	p.release()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Start returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Start did not return after draining")
+	}
+	// Written before Start returned: no waiting now.
+	for name, want := range map[string][]int32{"first": {1}, "repeated": {3}, "late": {1}} {
+		events, err := f.events(t.Context(), f.ns, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := counts(events); !slices.Equal(got, want) {
+			t.Errorf("%s: series counts %v, want %v", name, got, want)
+		}
+	}
+	if d := f.rec.Dropped(); d != 0 {
+		t.Errorf("dropped %d events", d)
+	}
+}
+
+// TestShutdownGraceBounded checks that an API server that never answers holds Start up for
+// ShutdownGrace, not longer, and that what is left unwritten is counted and logged.
+func TestShutdownGraceBounded(t *testing.T) {
+	const grace, margin, events = 500 * time.Millisecond, 2 * time.Second, 20
+	var requests atomic.Int32
+	unblock := make(chan struct{})
+	server := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		select { // never answers
+		case <-r.Context().Done():
+		case <-unblock:
+		}
+	}))
+	t.Cleanup(server.Close)
+	t.Cleanup(func() { close(unblock) }) // before server.Close, which waits for the handlers
+	f := setup(t, &rest.Config{Host: server.URL}, Options{ShutdownGrace: grace, RequestTimeout: time.Hour})
+	for i := range events {
+		f.rec.Eventf(f.configMap(fmt.Sprintf("unanswered-%d", i)), nil, corev1.EventTypeNormal, "Synced", "Reconcile", "synced")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.rec.Start(ctx) }()
+	testenv.Eventually(t, 10*time.Second, func(context.Context) error {
+		if requests.Load() == 0 {
+			return errors.New("no request has reached the server")
+		}
+		return nil
+	})
+	cancel()
+	cancelled := time.Now()
+	select {
+	case err := <-done:
+		elapsed := time.Since(cancelled)
+		if err != nil {
+			t.Errorf("Start returned %v", err)
+		}
+		if elapsed > grace+margin || elapsed < grace {
+			t.Errorf("Start returned %s after its context was cancelled, want %s to %s", elapsed, grace, grace+margin)
+		}
+	case <-time.After(grace + 10*time.Second):
+		t.Fatalf("Start did not return %s after its context was cancelled", grace+10*time.Second)
+	}
+	// Each writer had one of them in flight, logged when it was cancelled; the rest are counted.
+	inFlight := uint64(f.logs.count("Unable to write event, dropping it"))
+	if d := f.rec.Dropped(); d == 0 || d+inFlight != events {
+		t.Errorf("dropped %d events, and %d were in flight: want %d in all", d, inFlight, events)
+	}
+	if n := f.logs.count("Shutdown grace period ran out"); n != 1 {
+		t.Errorf("%d log lines about the grace period, want 1", n)
+	}
+}
+
+// TestGenerateNamePrefix checks that the GenerateName of a taken name is one the API server
+// accepts: at most 253 characters before its generated suffix, and no empty DNS label.
+func TestGenerateNamePrefix(t *testing.T) {
+	long := strings.Repeat("a", 251) + ".b" // 253: the longest name
+	for taken, want := range map[string]string{
+		"same.18edeeeb79fdfb6a": "same.18edeeeb79fdfb6a-",
+		long:                    strings.Repeat("a", 251) + "-", // cut to 252, then the dot
+	} {
+		if got := generateNamePrefix(taken); got != want {
+			t.Errorf("generateNamePrefix(%.20q...) = %.20q... (%d), want %.20q... (%d)", taken, got, len(got), want, len(want))
 		}
 	}
 }
