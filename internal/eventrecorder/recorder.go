@@ -100,8 +100,8 @@ type Options struct {
 	// series. Default 6 minutes, client-go's finishTime.
 	SeriesWindow time.Duration
 	// SeriesUpdateInterval bounds how often one series is written: the first repeat is written
-	// at once (series.count 2), later ones at most once per interval, the last count within an
-	// interval after the series quietens. client-go writes the count at 2 and then only when
+	// at once (series.count 2), later ones at most once per interval, the last count within two
+	// intervals after the series quietens (a periodic flush writes it). client-go writes the count at 2 and then only when
 	// the series ends or every 30 minutes; this is fresher but still one request per interval
 	// per series however hot it is. Default 30 seconds.
 	SeriesUpdateInterval time.Duration
@@ -357,7 +357,8 @@ func (r *Recorder) NeedLeaderElection() bool { return false }
 // Dropped is how many Events have been dropped unwritten since New, by all writers: emitted
 // while the writer's queue was full, or still queued when Start's ShutdownGrace ran out.
 // Events emitted after Start returned, which are dropped too, are not counted (they are
-// logged at V(1)).
+// logged at V(1)), nor are those the API server refused or whose retries ran out, nor one in
+// flight when the grace ran out (each is logged as an error).
 func (r *Recorder) Dropped() uint64 {
 	return r.dropped.Load()
 }

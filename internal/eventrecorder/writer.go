@@ -322,10 +322,12 @@ func (s *shard) create(ctx context.Context, key seriesKey, event *eventsv1.Event
 	})
 }
 
-// generateNamePrefix is the GenerateName of an Event whose name is taken: the name and a dash,
-// so that the generated name still tells the object and the time ("<name>.<hex time>-x7k2p").
-// Not a dot, which the API server rejects at the end of a GenerateName; and cut to the 253
-// characters of a name, without ending in a dot before the dash (an empty DNS label).
+// generateNamePrefix is the GenerateName of an Event whose name is taken: the name and a dash
+// ("<name>.<hex time>-x7k2p"). Not a dot, which the API server rejects at the end of a
+// GenerateName; cut to the 253 characters of a name, without ending in a dot before the dash
+// (an empty DNS label). The API server itself cuts a GenerateName to 58 characters before
+// adding its 5, so for an object name of more than about 40 the time is cut off: the name is
+// still unique, and the Event still says its object and time in its fields.
 func generateNamePrefix(taken string) string {
 	const limit = validation.DNS1123SubdomainMaxLength - 1
 	if len(taken) > limit {
@@ -373,7 +375,10 @@ func unsent(err error) bool {
 // from the API it is forgotten, and occurrence, the repeat that prompted the write if any, is
 // created as a new Event instead.
 func (s *shard) writeSeries(ctx context.Context, key seriesKey, ser *series, occurrence *eventsv1.Event) {
-	delete(s.dirty, key)
+	// Only ser's mark: an evicted or expired series may share its key with a newer entry.
+	if s.dirty[key] == ser {
+		delete(s.dirty, key)
+	}
 	// Recorded before the request, so that whatever becomes of it (given up included) the same
 	// count is not tried again in a loop.
 	ser.written = ser.count
