@@ -254,19 +254,8 @@ type runningManager struct {
 // is logged if the test failed.
 func startManager(t *testing.T, args ...string) *runningManager {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs kube-apiserver and etcd; run `make test`")
-	}
+	env, cfg := testenv.Start(t)
 	bin := managerBinary(t)
-	env, err := testenv.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start kube-apiserver and etcd: %v", err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
 	user, err := env.AddUser(envtest.User{Name: "manager", Groups: []string{"system:masters"}}, cfg)
 	if err != nil {
 		t.Fatal(err)

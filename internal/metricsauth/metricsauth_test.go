@@ -32,18 +32,7 @@ type env struct {
 
 func startEnv(t *testing.T) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs kube-apiserver and etcd; run `make test`")
-	}
-	te, err := testenv.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := te.Start()
-	if err != nil {
-		t.Fatalf("start kube-apiserver and etcd: %v", err)
-	}
-	t.Cleanup(func() { _ = te.Stop() })
+	_, cfg := testenv.Start(t)
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

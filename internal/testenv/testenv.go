@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -51,6 +52,26 @@ func New() (*envtest.Environment, error) {
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: dir,
 	}, nil
+}
+
+// Start starts an environment of New for one test, which skips in -short mode and fails if it
+// cannot start; the test's cleanup stops it. It returns the environment (for AddUser) and the
+// configuration of its admin.
+func Start(t testing.TB) (*envtest.Environment, *rest.Config) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs kube-apiserver and etcd; run `make test`")
+	}
+	env, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start kube-apiserver and etcd: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	return env, cfg
 }
 
 // Eventually calls check until it returns nil, failing the test with check's last error when
