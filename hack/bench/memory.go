@@ -35,15 +35,17 @@ func (b *bench) recordRSS(ctx context.Context, n int, metric string) error {
 		exe = fi.Size()
 	}
 	gc, gcDetails := gcSettings(samples)
+	runtimeText, runtimeDetails := runtimeMemory(samples)
 	res := Result{
 		Scenario: "4. Manager memory", Metric: fmt.Sprintf("%s=%d", metric, n), Value: mib(rss), Unit: "MiB",
 		Comparison: joinNonEmpty(
 			fmt.Sprintf("anonymous %.0f MiB + file-backed %.0f MiB (pages of the %.0f MiB executable); peak RSS %.0f MiB; Go heap in use %.0f MiB; %s; after a %s idle window",
 				mib(mem.AnonRSS), mib(mem.FileRSS), mib(exe), mib(mem.PeakRSS), heap/(1<<20), gc, b.cfg.gcWindow),
-			b.liveHeap()),
+			runtimeText, b.liveHeap()),
 		Details: map[string]any{"rssBytes": rss, "anonRSSBytes": mem.AnonRSS, "fileRSSBytes": mem.FileRSS, "peakRSSBytes": mem.PeakRSS, "heapInuseBytes": heap, "webhooks": n},
 	}
 	maps.Copy(res.Details, gcDetails)
+	maps.Copy(res.Details, runtimeDetails)
 	if n >= 10000 {
 		res.Target, res.Met = "<= 100 MiB at 10,000", met(mib(rss) <= 100)
 		b.report.add(res)
@@ -79,6 +81,19 @@ func gcSettings(samples localenv.Samples) (string, map[string]any) {
 		}
 	}
 	return "manager GOGC " + gogc + ", GOMEMLIMIT " + limit, details
+}
+
+// runtimeMemory says where the Go runtime's memory goes beside the heap in use, from the
+// manager's go_memstats metrics: heap pages freed but not yet returned to the system, goroutine
+// stacks and the runtime's own structures. With the file-backed pages they explain the RSS.
+func runtimeMemory(samples localenv.Samples) (string, map[string]any) {
+	get := func(name string) float64 { return samples.Sum("go_memstats_"+name+"_bytes", nil) }
+	idle, released := get("heap_idle"), get("heap_released")
+	stack := get("stack_inuse")
+	structures := get("mspan_inuse") + get("mcache_inuse") + get("buck_hash_sys") + get("gc_sys") + get("other_sys")
+	return fmt.Sprintf("heap freed but not returned %.1f MiB, stacks %.1f MiB, runtime structures %.1f MiB",
+			mib(idle-released), mib(stack), mib(structures)),
+		map[string]any{"heapIdleNotReleasedBytes": idle - released, "stackInuseBytes": stack, "runtimeStructuresBytes": structures}
 }
 
 // soakRSS keeps the manager idle for the soak duration after the GC window, sampling its
