@@ -19,6 +19,7 @@ package tableau
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,23 @@ func FuzzDecodeWebhookList(f *testing.F) {
 	addSeeds(f, allSeeds...)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := decodeWebhookList(body)
+		// The streaming decoder reads what decoding the whole body into tsResponse reads.
+		if r, rerr := decodeResponse(body); rerr == nil {
+			var want []Webhook
+			if r.Webhooks != nil {
+				for i := range r.Webhooks.Webhook {
+					want = append(want, r.Webhooks.Webhook[i].toWebhook())
+				}
+			}
+			if err == nil && !slices.Equal(p.Webhooks, want) {
+				t.Fatalf("streamed %+v, whole body %+v", p.Webhooks, want)
+			}
+			if err != nil && (r.Webhooks != nil || r.Pagination != nil) {
+				t.Fatalf("streaming failed (%v) where the whole body decodes", err)
+			}
+		} else if err == nil {
+			t.Fatalf("streamed a list (%+v) from a body that does not decode: %v", p, rerr)
+		}
 		if err != nil {
 			return
 		}

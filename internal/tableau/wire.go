@@ -237,27 +237,65 @@ type webhookPage struct {
 
 // decodeWebhookList reads a List response. A body with neither <webhooks> nor <pagination>
 // is an error (not an empty list), so that a proxy's stray 200 page cannot make every
-// webhook look deleted.
+// webhook look deleted. It reads the root's children one at a time and decodes each
+// <webhook> as it comes: a site's list is the largest body the operator reads (10,000
+// webhooks are ~5 MB), and decoding it whole held every webhook twice, once in wire form.
+// What it reads is what decoding into tsResponse would: the root's <webhooks> and
+// <pagination> children, whatever the root is called, and nothing after the root ends.
 func decodeWebhookList(body []byte) (webhookPage, error) {
-	r, err := decodeResponse(body)
-	if err != nil {
-		return webhookPage{}, err
-	}
-	if r.Webhooks == nil && r.Pagination == nil {
-		return webhookPage{}, errors.New("decode response: no <webhooks> element")
-	}
+	d := newXMLDecoder(body)
 	var p webhookPage
-	if r.Webhooks != nil {
-		p.Webhooks = make([]Webhook, 0, len(r.Webhooks.Webhook))
-		for i := range r.Webhooks.Webhook {
-			p.Webhooks = append(p.Webhooks, r.Webhooks.Webhook[i].toWebhook())
+	found := false
+	// depth is the number of open elements: the root's children are at 2, the webhooks of
+	// a <webhooks> child at 3.
+	depth, inList := 0, false
+read:
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return webhookPage{}, fmt.Errorf("decode response: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch {
+			case depth == 2 && t.Name.Local == "webhooks":
+				found, inList = true, true
+				continue
+			case depth == 2 && t.Name.Local == "pagination":
+				var x xmlPagination
+				if err := d.DecodeElement(&x, &t); err != nil {
+					return webhookPage{}, fmt.Errorf("decode response: %w", err)
+				}
+				found, p.Paginated = true, true
+				p.PageNumber, p.PageSize, p.TotalAvailable = parseCount(x.PageNumber), parseCount(x.PageSize), parseCount(x.TotalAvailable)
+			case depth == 3 && inList && t.Name.Local == "webhook":
+				var x xmlWebhook
+				if err := d.DecodeElement(&x, &t); err != nil {
+					return webhookPage{}, fmt.Errorf("decode response: %w", err)
+				}
+				p.Webhooks = append(p.Webhooks, x.toWebhook())
+			case depth == 1:
+				continue
+			default:
+				if err := d.Skip(); err != nil {
+					return webhookPage{}, fmt.Errorf("decode response: %w", err)
+				}
+			}
+			depth-- // DecodeElement and Skip consumed the element's end
+		case xml.EndElement:
+			depth--
+			inList = inList && depth >= 2
+			if depth == 0 {
+				break read // the root ended
+			}
 		}
 	}
-	if r.Pagination != nil {
-		p.Paginated = true
-		p.PageNumber = parseCount(r.Pagination.PageNumber)
-		p.PageSize = parseCount(r.Pagination.PageSize)
-		p.TotalAvailable = parseCount(r.Pagination.TotalAvailable)
+	if !found {
+		return webhookPage{}, errors.New("decode response: no <webhooks> element")
 	}
 	return p, nil
 }
